@@ -12,7 +12,11 @@ const RUNTIME_DEPS = [
   "@actions/exec@^3.0.0",
   // Pinned exactly: the Dagger CLI and engine must match the SDK (dagger#6938). See DAGGER_VERSION below.
   "@dagger.io/dagger@0.21.9",
+  // Docker's own .dockerignore semantics (a port of moby's matcher): the build input digest must see what the engine sends.
+  "@balena/dockerignore@^1.0.2",
   "commander@^14.0.3",
+  // The Dockerfile parser of the Docker language server: line continuations, escapes, heredocs, exact line numbers.
+  "dockerfile-ast@^0.7.1",
   "p-limit@^7.3.3",
   "testcontainers@~11.9.0",
   "undici@^7.30.2",
