@@ -24,6 +24,8 @@ const RUNTIME_DEPS = [
   "zod@^4.6.7",
 ];
 const DEV_DEPS = [
+  // The lab S3 stand-in's integration test talks to it with the AWS SDK (tools/lab/test/standins*.int.test.ts).
+  "@aws-sdk/client-s3@^3.1175.0",
   "@biomejs/biome@2.6.8",
   "@types/node@^20",
   "constructs@^10.5.0",
