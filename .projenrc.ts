@@ -2,6 +2,7 @@
 // biome/vitest config, .gitignore, workflows) comes from here: edit this file, then run `npx projen`.
 // Never write projen's marker text literally in this file: projen deletes every file that contains it.
 import { JsonFile, TextFile, javascript, typescript } from "projen";
+import { addWorkflows } from "./tools/projen/workflows.js";
 
 /** Node 20 is what the build machines have; newer majors of several tools need Node 22 (see README). */
 const MIN_NODE = "20.18.1";
@@ -214,7 +215,11 @@ interface TsPackage {
   integration?: boolean;
 }
 const TS_PACKAGES: TsPackage[] = [
-  { name: "oci", description: "Registry client: references, manifests, blobs, auth, copy, tag, lock", integration: true },
+  {
+    name: "oci",
+    description: "Registry client: references, manifests, blobs, auth, copy, tag, lock",
+    integration: true,
+  },
   {
     name: "pipeline",
     description: "Shared runtime: configuration, logging, process execution, engine adapters",
@@ -260,6 +265,26 @@ tsconfigFor("tools/lab");
 // Entry points: thin, but type-checked, linted and tested like the rest.
 nxProject("pipelines", "pipelines", tsTargets("pipelines", true), ["lang:ts"]);
 tsconfigFor("pipelines");
+
+// GitHub Actions workflows (tools/projen/workflows.ts) and the release gate. The tests read the generated workflows,
+// the projen definition and the entry points they call, so those are inputs too.
+const CI_INPUTS = [
+  "default",
+  "{workspaceRoot}/.github/workflows/*",
+  "{workspaceRoot}/tools/projen/**/*",
+  "{workspaceRoot}/pipelines/*.ts",
+];
+nxProject(
+  "tools/ci",
+  "ci-workflows",
+  {
+    ...tsTargets("tools/ci", true),
+    lint: Object.assign(run("biome check tools/ci tools/projen"), { inputs: CI_INPUTS }),
+    test: Object.assign(run("vitest run --dir tools/ci"), { inputs: CI_INPUTS }),
+  },
+  ["lang:ts"],
+);
+tsconfigFor("tools/ci");
 
 // Python packages: locked with uv, tested with pytest, run by Nx like the rest.
 const PY_PACKAGES = [
@@ -310,4 +335,5 @@ project.testTask.exec("nx run-many -t integration --parallel=1 --outputStyle=str
 project.addTask("lab", { exec: "tsx tools/lab/src/cli.ts", receiveArgs: true });
 project.addTask("deliver", { exec: "tsx pipelines/deploy.ts", receiveArgs: true });
 
+addWorkflows(project, { daggerVersion: DAGGER_VERSION });
 project.synth();
