@@ -1,0 +1,67 @@
+// Release entry point: gate on the test report, then promote the tested digests to the release tag.
+//   npx tsx pipelines/release.ts --build-report reports/build-report.json --test-report reports/test-report.json \
+//     --version v1.2.3 --commit <sha> [--tag 1.2.3] [--out reports/release-report.json] [--dry-run]
+// Exit 0: promoted (or, with --dry-run, the gate passed). Exit 1: refused or failed, with every reason printed.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { Command } from "commander";
+import { TestReport } from "../packages/pipeline/src/reports.js";
+import { formatReleaseError } from "../tools/ci/src/errors.js";
+import { registryPromoter } from "../tools/ci/src/registry-promoter.js";
+import { release } from "../tools/ci/src/release.js";
+import { BuildReport, planPromotion, readReport } from "../tools/ci/src/release-gate.js";
+
+interface Options {
+  buildReport: string;
+  testReport: string;
+  version: string;
+  commit: string;
+  tag: string[];
+  out?: string;
+  dryRun?: boolean;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command("release")
+    .description("promote the digests ci built and tested for a commit to its release tag")
+    .requiredOption("--build-report <file>", "build report (JSON) written by pipelines/build.ts")
+    .requiredOption("--test-report <file>", "test report (JSON) written by pipelines/test.ts")
+    .requiredOption("--version <version>", "release version, the git tag (v1.2.3)")
+    .requiredOption("--commit <sha>", "the commit the release tag points at")
+    .option(
+      "--tag <tag>",
+      "another tag for the same digests (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option("--out <file>", "write the release report (JSON) here")
+    .option("--dry-run", "run the gate only; promote nothing")
+    .parse(argv);
+  const options = program.opts<Options>();
+  const build = readReport(options.buildReport, BuildReport, "build report");
+  const test = readReport(options.testReport, TestReport, "test report");
+  const gate = { build, test, version: options.version, commit: options.commit, extraTags: options.tag };
+
+  if (options.dryRun) {
+    const plan = planPromotion(gate);
+    for (const image of plan.images)
+      console.log(`would promote ${image.name}: ${image.source} → ${image.tags.join(", ")}`);
+    return;
+  }
+  const promoter = registryPromoter();
+  try {
+    const report = await release({ ...gate, promoter, log: (line) => console.log(line) });
+    if (options.out) {
+      mkdirSync(dirname(options.out), { recursive: true });
+      writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    }
+    console.log(`released ${report.version}: ${report.images.length} image(s) promoted`);
+  } finally {
+    await promoter.close();
+  }
+}
+
+main(process.argv).catch((err: unknown) => {
+  console.error(formatReleaseError(err));
+  process.exitCode = 1;
+});

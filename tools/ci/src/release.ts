@@ -1,0 +1,93 @@
+// The release: gate, then promote every tested digest to the release tags, registry to registry (no rebuild, no
+// engine). Release tags are immutable, so every target tag is checked before any is written: a conflict on the third
+// image never leaves the first two half-released.
+import type { TestReport } from "../../../packages/pipeline/src/reports.js";
+import { ReleaseTagConflictError } from "./errors.js";
+import { type BuildReport, type PromotionPlan, planPromotion } from "./release-gate.js";
+
+/** What a release tag pointed at before promotion: nothing, the same digest (nothing to do) or another digest. */
+export type TagState = { state: "absent" } | { state: "same" } | { state: "other"; digest: string };
+
+/** Registry-side tagging. The release path needs only these two operations. */
+export interface Promoter {
+  /** Where `repository:tag` points now, relative to `digest`. */
+  inspect(repository: string, tag: string, digest: string): Promise<TagState>;
+  /** Points `repository:tag` at `repository@digest` and verifies it; returns the digest the tag resolves to afterwards. */
+  tag(repository: string, digest: string, tag: string): Promise<string>;
+}
+
+export interface ReleasedTag {
+  tag: string;
+  reference: string;
+  action: "created" | "unchanged";
+}
+
+export interface ReleaseReport {
+  version: string;
+  commit: string;
+  releasedAt: string;
+  images: { name: string; source: string; digest: string; tags: ReleasedTag[] }[];
+}
+
+export interface ReleaseInput {
+  build: BuildReport;
+  test: TestReport;
+  version: string;
+  commit: string;
+  extraTags?: string[];
+  promoter: Promoter;
+  /** Progress lines (which image, which tag, how far). */
+  log?: (line: string) => void;
+}
+
+export async function release(input: ReleaseInput): Promise<ReleaseReport> {
+  const log = input.log ?? (() => {});
+  const plan: PromotionPlan = planPromotion(input);
+  log(`gate: ${plan.images.length} image(s) of commit ${plan.commit} passed the suites; promoting to ${plan.version}`);
+
+  // Check every target first: nothing is written unless every tag is free or already at the tested digest.
+  const states = new Map<string, TagState>();
+  const conflicts: string[] = [];
+  for (const image of plan.images) {
+    for (const tag of image.tags) {
+      const state = await input.promoter.inspect(image.repository, tag, image.digest);
+      states.set(`${image.repository}:${tag}`, state);
+      if (state.state === "other")
+        conflicts.push(`${image.repository}:${tag} already points at ${state.digest}, not ${image.digest}`);
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new ReleaseTagConflictError(`release tags are immutable: ${conflicts.join("; ")}`, {
+      context: { version: plan.version },
+      hint: "release a new version instead of moving an existing release tag",
+    });
+  }
+
+  const started = Date.now();
+  const images: ReleaseReport["images"] = [];
+  for (const [i, image] of plan.images.entries()) {
+    const tags: ReleasedTag[] = [];
+    for (const tag of image.tags) {
+      const reference = `${image.repository}:${tag}`;
+      if (states.get(reference)?.state === "same") {
+        tags.push({ tag, reference, action: "unchanged" });
+        continue;
+      }
+      const resolved = await input.promoter.tag(image.repository, image.digest, tag);
+      if (resolved !== image.digest) {
+        throw new ReleaseTagConflictError(
+          `${reference} resolves to ${resolved} after promotion, expected ${image.digest}`,
+          {
+            hint: "another writer moved the tag during the release; check the registry",
+          },
+        );
+      }
+      tags.push({ tag, reference, action: "created" });
+    }
+    log(
+      `[${i + 1}/${plan.images.length}] ${image.name}: ${image.digest} → ${image.tags.join(", ")} (${Date.now() - started} ms)`,
+    );
+    images.push({ name: image.name, source: image.source, digest: image.digest, tags });
+  }
+  return { version: plan.version, commit: plan.commit, releasedAt: new Date().toISOString(), images };
+}
