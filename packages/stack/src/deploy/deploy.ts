@@ -1,0 +1,269 @@
+// The deploy: preflight → apply → health → smoke, with diagnostics and rollback on failure. Exposed as one function
+// so the lead's lab orchestration can chain it after lock, mirror and build.
+import { DeployFailedError, ImageResolutionError, PreflightError, type PreflightProblem } from "../errors.js";
+import { loadImageInputs, resolveImages } from "../images.js";
+import { buildModel } from "../model/profiles.js";
+import type { PortPlan, ProfileName, StackModel } from "../model/types.js";
+import { renderAll } from "../render/index.js";
+import { ensureSecrets, type Secrets } from "../secrets.js";
+import { composeDown, composeUp, type ProjectFiles } from "./compose-cli.js";
+import { logTail, projectContainers } from "./docker.js";
+import { type ServiceHealth, waitForHealth } from "./health.js";
+import { preflight } from "./preflight.js";
+import { type Reporter, terminalReporter } from "./progress.js";
+import { type SmokeResult, smoke } from "./smoke.js";
+import {
+  appendRecord,
+  composeFileIn,
+  ensureProjectRoot,
+  lastSuccessful,
+  type ProjectState,
+  projectState,
+  writeFiles,
+} from "./state.js";
+
+export interface DeployOptions {
+  lockFile: string;
+  buildReport: string;
+  /** host[:port] of the private registry holding every digest. */
+  privateRegistry: string;
+  profile: ProfileName;
+  /** The compose project name: one per deployment; containers are named after it, never fixed. */
+  project: string;
+  stateDir: string;
+  ports?: Partial<PortPlan>;
+  publicUrl?: string;
+  gatewayBind?: "loopback" | "all";
+  reporter?: Reporter;
+  /** Multiplies every per-service health timeout (slow machines). */
+  healthTimeoutFactor?: number;
+  /** Smoke retries (attempts × delay bounds how long a check may take to pass). */
+  smokeAttempts?: number;
+}
+
+export interface ServiceSummary {
+  service: string;
+  image: string;
+  state: string;
+  change: "created" | "recreated" | "unchanged";
+}
+
+export interface DeploySummary {
+  outcome: "deployed" | "unchanged";
+  project: string;
+  profile: ProfileName;
+  services: ServiceSummary[];
+  urls: Record<string, string>;
+  smoke: SmokeResult[];
+  notes: string[];
+  generatedConfig: string;
+  secretsFile: string;
+  generatedSecrets: number;
+}
+
+export function projectFiles(state: ProjectState, project: string): ProjectFiles {
+  return { project, composeFile: composeFileIn(state.currentDir), envFile: state.secretsFile };
+}
+
+export function urlsOf(model: StackModel): Record<string, string> {
+  const urls: Record<string, string> = { gateway: `${model.publicUrl}/` };
+  for (const s of model.services) for (const r of s.routes) urls[r.title] = `${model.publicUrl}${r.prefix}`;
+  urls["S3 API"] = `http://127.0.0.1:${model.ports.objectStore}`;
+  return urls;
+}
+
+async function applyAndVerify(
+  model: StackModel,
+  files: ProjectFiles,
+  secrets: Secrets,
+  reporter: Reporter,
+  options: DeployOptions,
+): Promise<{ health: ServiceHealth[]; smoke: SmokeResult[]; upFailed?: string }> {
+  reporter.step(`apply: compose up (project ${files.project})`);
+  const up = await composeUp(files, (line) => reporter.info(`compose: ${line.trim()}`));
+  reporter.step("health: waiting for every service");
+  const health = await waitForHealth(model, files.project, reporter, {
+    ...(options.healthTimeoutFactor ? { timeoutFactor: options.healthTimeoutFactor } : {}),
+  });
+  const upFailed =
+    up.code !== 0 ? `compose up exited ${up.code}: ${up.stderr.trim().split("\n").slice(-3).join(" | ")}` : undefined;
+  if (upFailed || health.some((h) => !h.ok)) return { health, smoke: [], ...(upFailed ? { upFailed } : {}) };
+  reporter.step("smoke: checking the running stack");
+  const results = await smoke(model, files.project, secrets, reporter, {
+    ...(options.smokeAttempts ? { attempts: options.smokeAttempts } : {}),
+  });
+  return { health, smoke: results };
+}
+
+async function describeFailures(health: ServiceHealth[], reporter: Reporter): Promise<string> {
+  const lines: string[] = [];
+  for (const h of health.filter((x) => !x.ok && x.state !== "pending")) {
+    lines.push(`${h.service}: ${h.state}${h.reason ? ` — ${h.reason}` : ""}`);
+    if (h.containerId) {
+      const logs = await logTail(h.containerId, 25);
+      lines.push(...logs.split("\n").map((l) => `    | ${l}`));
+    }
+  }
+  const text = lines.join("\n");
+  if (text) reporter.warn(`failing services:\n${text}`);
+  return text;
+}
+
+export async function deploy(options: DeployOptions): Promise<DeploySummary> {
+  const reporter = options.reporter ?? terminalReporter();
+  const model = buildModel({
+    profile: options.profile,
+    ...(options.ports ? { ports: options.ports } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.gatewayBind ? { gatewayBind: options.gatewayBind } : {}),
+  });
+  const state = projectState(options.stateDir, options.project);
+
+  // Resolution problems join the preflight list rather than stopping before it.
+  const earlier: PreflightProblem[] = [];
+  let images = new Map<string, string>();
+  try {
+    images = resolveImages(model, loadImageInputs(options.lockFile, options.buildReport, options.privateRegistry));
+  } catch (err) {
+    if (!(err instanceof ImageResolutionError)) throw err;
+    earlier.push({
+      check: "image",
+      subject: "resolution",
+      message: err.message,
+      ...(err.hint ? { hint: err.hint } : {}),
+    });
+  }
+  const rendered = images.size === model.services.length ? renderAll(model, images) : new Map<string, string>();
+  const problems = await preflight({
+    model,
+    project: options.project,
+    images,
+    files: rendered,
+    state,
+    reporter,
+    earlier,
+  });
+  if (problems.length > 0) throw new PreflightError(problems);
+
+  reporter.step("secrets and generated configuration");
+  ensureProjectRoot(state);
+  const { secrets, generated } = ensureSecrets(state.secretsFile);
+  reporter.info(
+    generated.length ? `generated ${generated.length} secret(s) in ${state.secretsFile}` : "secrets reused",
+  );
+  const before = new Map((await projectContainers(options.project)).map((c) => [c.service, c.id]));
+  writeFiles(state.currentDir, rendered);
+  const files = projectFiles(state, options.project);
+  const previous = lastSuccessful(state);
+  const id = new Date().toISOString();
+
+  const attempt = await applyAndVerify(model, files, secrets, reporter, options);
+  const failedSmoke = attempt.smoke.filter((s) => !s.ok);
+  if (!attempt.upFailed && attempt.health.every((h) => h.ok) && failedSmoke.length === 0) {
+    const after = await projectContainers(options.project);
+    const services: ServiceSummary[] = model.services.map((s) => {
+      const c = after.find((x) => x.service === s.name);
+      const was = before.get(s.name);
+      return {
+        service: s.name,
+        image: images.get(s.name)!,
+        state: attempt.health.find((h) => h.service === s.name)?.state ?? "?",
+        change: !was ? "created" : was === c?.id ? "unchanged" : "recreated",
+      };
+    });
+    appendRecord(state, {
+      id,
+      at: id,
+      profile: model.profile,
+      images: Object.fromEntries(images),
+      outcome: "succeeded",
+    });
+    return {
+      outcome: services.every((s) => s.change === "unchanged") ? "unchanged" : "deployed",
+      project: options.project,
+      profile: model.profile,
+      services,
+      urls: urlsOf(model),
+      smoke: attempt.smoke,
+      notes: model.notes,
+      generatedConfig: state.currentDir,
+      secretsFile: state.secretsFile,
+      generatedSecrets: generated.length,
+    };
+  }
+
+  // Failure: say what failed and why, then roll back to the previous deployment's images if there is one.
+  const why = [
+    attempt.upFailed,
+    await describeFailures(attempt.health, reporter),
+    ...failedSmoke.map((s) => `smoke ${s.check}: ${s.detail}`),
+  ]
+    .filter(Boolean)
+    .join("\n");
+  appendRecord(state, {
+    id,
+    at: id,
+    profile: model.profile,
+    images: Object.fromEntries(images),
+    outcome: "failed",
+    note: why.slice(0, 2000),
+  });
+  const changed = previous && Object.entries(previous.images).some(([s, ref]) => images.get(s) !== ref);
+  if (!previous || !changed) {
+    throw new DeployFailedError(
+      previous
+        ? "deploy failed, and the previous deployment used these same images: nothing to roll back to"
+        : "deploy failed on the first deployment of this project: there is no previous deployment to roll back to",
+      {
+        context: { project: options.project, generatedConfig: state.currentDir },
+        logTail: why,
+        hint: `the failed stack is left running for inspection (docker compose -p ${options.project} ps); fix the cause and deploy again, or remove it with --down`,
+      },
+    );
+  }
+  reporter.step(`rollback: to the images of the deployment of ${previous.at}`);
+  const rollbackImages = new Map(model.services.map((s) => [s.name, previous.images[s.name] ?? images.get(s.name)!]));
+  writeFiles(state.currentDir, renderAll(model, rollbackImages));
+  const rollback = await applyAndVerify(model, files, secrets, reporter, options);
+  const rolledBack = !rollback.upFailed && rollback.health.every((h) => h.ok) && rollback.smoke.every((s) => s.ok);
+  if (rolledBack) {
+    appendRecord(state, {
+      id: new Date().toISOString(),
+      at: new Date().toISOString(),
+      profile: model.profile,
+      images: previous.images,
+      outcome: "rolled-back-to",
+    });
+  }
+  throw new DeployFailedError(
+    rolledBack
+      ? `deploy failed; rolled back to the deployment of ${previous.at}, which is healthy again`
+      : `deploy failed, and the rollback to the deployment of ${previous.at} failed too: the stack is NOT healthy`,
+    {
+      context: { project: options.project, rolledBack },
+      logTail: why,
+      hint: rolledBack
+        ? "fix the failing service (see above) and deploy again"
+        : `inspect with docker compose -p ${options.project} ps / logs; the generated files are in ${state.currentDir}`,
+    },
+  );
+}
+
+export interface DownOptions {
+  project: string;
+  stateDir: string;
+  volumes: boolean;
+  reporter?: Reporter;
+}
+
+/** Stops and removes the project's containers; named volumes stay unless `volumes` is set. */
+export async function down(options: DownOptions): Promise<{ removedContainers: number; volumesRemoved: boolean }> {
+  const reporter = options.reporter ?? terminalReporter();
+  const state = projectState(options.stateDir, options.project);
+  const count = (await projectContainers(options.project)).length;
+  reporter.step(`down: project ${options.project} (${count} containers${options.volumes ? ", and its volumes" : ""})`);
+  await composeDown(projectFiles(state, options.project), options.volumes, (l) =>
+    reporter.info(`compose: ${l.trim()}`),
+  );
+  return { removedContainers: count, volumesRemoved: options.volumes };
+}

@@ -1,0 +1,58 @@
+// Entry point: deploy the E2E3D stack (preflight → apply → health → smoke, rollback on failure), or take it down.
+// Thin: parses arguments, calls @e2e3d/stack, prints a JSON summary on stdout (progress goes to stderr).
+//   npx tsx pipelines/deploy.ts --lab
+//   npx tsx pipelines/deploy.ts --profile production --lock docker/images.lock.json --build-report reports/build.json
+//   npx tsx pipelines/deploy.ts --lab --down [--volumes]
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { deploy, down, formatError, PROFILES, type ProfileName } from "@e2e3d/stack";
+import { Command, Option } from "commander";
+
+const env = process.env;
+const labHome = env["E2E3D_LAB_HOME"]?.trim() || join(env["HOME"] ?? homedir(), ".local", "state", "e2e3d-lab");
+const defaultStateDir =
+  env["E2E3D_DEPLOY_HOME"]?.trim() || join(env["HOME"] ?? homedir(), ".local", "state", "e2e3d-deploy");
+
+const program = new Command("deploy")
+  .description("Deploy the E2E3D stack from pinned, mirrored images, and prove it works")
+  .addOption(new Option("--profile <name>", "production | lab | gpu").choices(PROFILES))
+  .option("--lab", "shorthand for --profile lab (the lab's stand-ins, lock and registry)")
+  .option("--lock <file>", "lock file (default: docker/images.lock.json; lab: <lab state dir>/images.lock.json)")
+  .option("--build-report <file>", "build report of the first-party images", "reports/build.json")
+  .option("--registry <host:port>", "private registry (default: $E2E3D_PRIVATE_REGISTRY, lab: 127.0.0.1:5102)")
+  .option("--project <name>", "compose project name (one per deployment)")
+  .option("--state-dir <dir>", "deploy state: secrets, generated configs, deployment record", defaultStateDir)
+  .option("--gateway-port <port>", "host port of the gateway", (v) => Number(v))
+  .option("--s3-port <port>", "host port of the S3 API (loopback)", (v) => Number(v))
+  .option("--public-url <url>", "the gateway's address as browsers see it")
+  .option("--down", "stop and remove the stack (named volumes are kept)")
+  .option("--volumes", "with --down: remove the named volumes too (DATA LOSS)")
+  .action(async (opts) => {
+    const profile: ProfileName = opts.lab ? "lab" : (opts.profile ?? "production");
+    const project: string = opts.project ?? (profile === "production" ? "e2e3d" : `e2e3d-${profile}`);
+    if (opts.volumes && !opts.down) throw new Error("--volumes only makes sense with --down");
+    if (opts.down) {
+      const result = await down({ project, stateDir: opts.stateDir, volumes: Boolean(opts.volumes) });
+      process.stdout.write(`${JSON.stringify({ project, ...result }, null, 2)}\n`);
+      return;
+    }
+    const summary = await deploy({
+      lockFile: opts.lock ?? (profile === "lab" ? join(labHome, "images.lock.json") : "docker/images.lock.json"),
+      buildReport: opts.buildReport,
+      privateRegistry: opts.registry ?? env["E2E3D_PRIVATE_REGISTRY"]?.trim() ?? "127.0.0.1:5102",
+      profile,
+      project,
+      stateDir: opts.stateDir,
+      ports: {
+        ...(opts.gatewayPort ? { gateway: opts.gatewayPort } : {}),
+        ...(opts.s3Port ? { objectStore: opts.s3Port } : {}),
+      },
+      ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+    });
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`${formatError(err)}\n`);
+  process.exit(1);
+});
