@@ -1,0 +1,201 @@
+// The release path end to end against a real registry: a throwaway Debian `docker-registry` (distribution 2.8, the
+// same server as the lab's) on a free loopback port, real images pushed to it, then `pipelines/release.ts` run as a
+// process exactly as the release workflow runs it.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { clientFromEnv, MediaType, parseReference, type RegistryClient, sha256Digest } from "@e2e3d/oci";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "../../..");
+const REGISTRY_BIN = "/usr/bin/docker-registry";
+const COMMIT = "89abcdef0123456789abcdef0123456789abcdef";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+/** Pushes a small single-platform image (a config and one layer of random bytes); returns its reference by digest. */
+async function pushImage(client: RegistryClient, repository: string): Promise<string> {
+  const ref = parseReference(repository);
+  const layer = Buffer.from(`layer of ${repository} ${Math.random()}`);
+  const config = Buffer.from(
+    JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha256Digest(layer)] } }),
+  );
+  for (const blob of [layer, config])
+    await client.uploadBlob(ref, { digest: sha256Digest(blob), size: blob.length }, blob);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: sha256Digest(config),
+        size: config.length,
+      },
+      layers: [
+        { mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256Digest(layer), size: layer.length },
+      ],
+    }),
+  );
+  const digest = sha256Digest(manifest);
+  await client.putManifest(parseReference(`${repository}:sha-${COMMIT.slice(0, 7)}`), manifest, MediaType.ociManifest);
+  return `${repository}@${digest}`;
+}
+
+describe("release on a real registry", () => {
+  let registry: ChildProcess | undefined;
+  let dir = "";
+  let host = "";
+  let client: RegistryClient;
+  let images: { name: string; reference: string }[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(REGISTRY_BIN)) {
+      throw new Error(
+        `${REGISTRY_BIN} is missing: install Debian's docker-registry (the lab does: npx tsx tools/lab/src/cli.ts up)`,
+      );
+    }
+    dir = mkdtempSync(join(tmpdir(), "release-int-"));
+    const port = await freePort();
+    host = `127.0.0.1:${port}`;
+    const config = join(dir, "config.yml");
+    writeFileSync(
+      config,
+      [
+        "version: 0.1",
+        "log: {level: error}",
+        `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}}`,
+        `http: {addr: "${host}"}`,
+        "",
+      ].join("\n"),
+    );
+    registry = spawn(REGISTRY_BIN, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    registry.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    client = clientFromEnv({});
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await client.ping(host);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`docker-registry on ${host} did not answer in 15 s: ${stderr}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    images = [
+      { name: "reconstruction", reference: await pushImage(client, `${host}/e2e3d/reconstruction`) },
+      { name: "airflow", reference: await pushImage(client, `${host}/e2e3d/airflow`) },
+    ];
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    registry?.kill("SIGTERM");
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const writeReports = (name: string, test: object) => {
+    const build = join(dir, `${name}-build.json`);
+    const tests = join(dir, `${name}-test.json`);
+    writeFileSync(
+      build,
+      JSON.stringify({ commit: COMMIT, images: images.map((i) => ({ ...i, tags: [], inputDigest: "x" })) }),
+    );
+    writeFileSync(tests, JSON.stringify({ commit: COMMIT, digests: images.map((i) => i.reference), ...test }));
+    return { build, tests };
+  };
+  const release = (reports: { build: string; tests: string }, version: string, out?: string) =>
+    run(
+      "npx",
+      [
+        "tsx",
+        "pipelines/release.ts",
+        "--build-report",
+        reports.build,
+        "--test-report",
+        reports.tests,
+        "--commit",
+        COMMIT,
+        "--version",
+        version,
+        ...(out ? ["--out", out] : []),
+      ],
+      { cwd: ROOT, env: { ...process.env, E2E3D_REGISTRY_CREDENTIALS: "" } },
+    ).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+  const resolve = async (repositoryAtDigest: string, tag: string) => {
+    const repository = repositoryAtDigest.slice(0, repositoryAtDigest.lastIndexOf("@"));
+    return (await client.headManifest(parseReference(`${repository}:${tag}`)))?.digest;
+  };
+  const digestOf = (reference: string) => reference.slice(reference.lastIndexOf("@") + 1);
+
+  it("refuses a failing test report with a clear message and tags nothing", async () => {
+    const reports = writeReports("failing", {
+      outcome: "failed",
+      suites: [
+        { name: "end-to-end", outcome: "passed" },
+        { name: "security", outcome: "failed", reason: "grafana accepted admin/admin" },
+      ],
+    });
+    const result = await release(reports, "v0.9.0");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("promotion refused");
+    expect(result.stderr).toContain("security failed (grafana accepted admin/admin)");
+    for (const image of images) expect(await resolve(image.reference, "v0.9.0")).toBeUndefined();
+  });
+
+  it("promotes a passing report: the release tags resolve to the tested digests", async () => {
+    const reports = writeReports("passing", {
+      outcome: "passed",
+      suites: [{ name: "end-to-end", outcome: "passed", seconds: 1 }],
+    });
+    const out = join(dir, "release-report.json");
+    const result = await release(reports, "v1.0.0", out);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("released v1.0.0: 2 image(s) promoted");
+    for (const image of images) expect(await resolve(image.reference, "v1.0.0")).toBe(digestOf(image.reference));
+    expect(existsSync(out)).toBe(true);
+
+    // Promoting the same version again is a no-op, not an error.
+    const again = await release(reports, "v1.0.0");
+    expect(again.code).toBe(0);
+  });
+
+  it("never moves an existing release tag to another digest", async () => {
+    const newer = await pushImage(client, `${host}/e2e3d/airflow`);
+    const moved = images.map((i) => (i.name === "airflow" ? { ...i, reference: newer } : i));
+    const saved = images;
+    images = moved;
+    try {
+      const reports = writeReports("moved", { outcome: "passed", suites: [{ name: "end-to-end", outcome: "passed" }] });
+      const result = await release(reports, "v1.0.0");
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/release tags are immutable: .*e2e3d\/airflow:v1\.0\.0 already points at sha256:/);
+    } finally {
+      images = saved;
+    }
+    // Nothing moved, the reconstruction tag included (every target is checked before any is written).
+    for (const image of saved) expect(await resolve(image.reference, "v1.0.0")).toBe(digestOf(image.reference));
+  });
+});
