@@ -1,0 +1,75 @@
+// The first-party images: one table, read by pipelines/build.ts and the benchmark. Paths are relative to the
+// repository root; `include` narrows the context (dockerignore-style patterns relative to the context) so unrelated
+// files never reach the engine or the input digest.
+
+export interface ImageDefinition {
+  /** Name in the report and in the registry: <private>/e2e3d/<name>. */
+  name: string;
+  dockerfile: string;
+  context: string;
+  include: readonly string[];
+  /** The lock entry whose digest becomes BASE_IMAGE. */
+  base: string;
+  target?: string;
+  buildArgs?: Readonly<Record<string, string>>;
+  /** When set, a base missing from the lock or the private registry skips this image with this reason instead of failing. */
+  optionalReason?: string;
+  /** For the benchmark: a source file whose edit is a "source-only change" (relative to the repository root). */
+  sourceProbe?: string;
+}
+
+export const FIRST_PARTY_IMAGES: readonly ImageDefinition[] = [
+  {
+    name: "reconstruction",
+    dockerfile: "docker/reconstruction/Dockerfile",
+    context: ".",
+    include: [
+      "docker/reconstruction",
+      "packages/reconstruction/pyproject.toml",
+      "packages/reconstruction/uv.lock",
+      "packages/reconstruction/src",
+    ],
+    base: "debian-bookworm",
+    sourceProbe: "packages/reconstruction/src/e2e3d_reconstruction/__init__.py",
+  },
+  {
+    name: "reconstruction-gpu",
+    dockerfile: "docker/reconstruction/Dockerfile",
+    context: ".",
+    include: [
+      "docker/reconstruction",
+      "packages/reconstruction/pyproject.toml",
+      "packages/reconstruction/uv.lock",
+      "packages/reconstruction/src",
+    ],
+    base: "cuda-runtime",
+    buildArgs: { E2E3D_VARIANT: "gpu" },
+    optionalReason:
+      "the GPU variant's base (cuda-runtime) is not in the lock or the private registry (no CUDA images reach this machine)",
+  },
+  {
+    name: "airflow",
+    dockerfile: "docker/airflow/Dockerfile",
+    context: ".",
+    include: [
+      "docker/airflow",
+      "packages/airflow-dags/pyproject.toml",
+      "packages/airflow-dags/uv.lock",
+      "packages/airflow-dags/src",
+      "packages/airflow-dags/dags",
+    ],
+    base: "debian-bookworm",
+  },
+];
+
+export function selectImages(
+  table: readonly ImageDefinition[],
+  names: readonly string[] | undefined,
+): ImageDefinition[] {
+  if (!names || names.length === 0) return [...table];
+  const unknown = names.filter((n) => !table.some((image) => image.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`unknown image(s) ${unknown.join(", ")}; known: ${table.map((i) => i.name).join(", ")}`);
+  }
+  return table.filter((image) => names.includes(image.name));
+}

@@ -1,0 +1,86 @@
+// A throwaway registry for integration tests and the benchmark: Debian's docker-registry (distribution 2.8) on a
+// free loopback port with its storage in a temp directory. Installed by the lab (apt docker-registry); when the
+// binary is missing, `registryUnavailableReason()` says so and the suites skip with that reason.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { request } from "undici";
+
+export const REGISTRY_BINARY = "/usr/bin/docker-registry";
+
+export interface RegistryServer {
+  /** host:port */
+  address: string;
+  stop(): Promise<void>;
+}
+
+export function registryUnavailableReason(): string | undefined {
+  return existsSync(REGISTRY_BINARY)
+    ? undefined
+    : `${REGISTRY_BINARY} is missing: install it (DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry) or bring the lab up`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRegistry(): Promise<RegistryServer> {
+  const dir = await mkdtemp(join(tmpdir(), "e2e3d-registry-"));
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const config = join(dir, "config.yml");
+  await writeFile(
+    config,
+    [
+      "version: 0.1",
+      "log: { level: warn }",
+      `storage: { filesystem: { rootdirectory: ${join(dir, "data")} }, delete: { enabled: true } }`,
+      `http: { addr: "${address}" }`,
+      "",
+    ].join("\n"),
+  );
+  const child: ChildProcess = spawn(REGISTRY_BINARY, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (child.exitCode !== null) break;
+    try {
+      const res = await request(`http://${address}/v2/`);
+      await res.body.dump();
+      if (res.statusCode === 200) return { address, stop };
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`the throwaway registry did not start on ${address}: ${stderr}`);
+}
+
+/** Tags listed for a repository; [] when the repository does not exist. */
+export async function listTags(address: string, repository: string): Promise<string[]> {
+  const res = await request(`http://${address}/v2/${repository}/tags/list`);
+  const body = (await res.body.json()) as { tags?: string[] | null };
+  return res.statusCode === 200 ? (body.tags ?? []) : [];
+}

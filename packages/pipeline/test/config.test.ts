@@ -1,0 +1,95 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { branchTag, commitTag } from "../src/build/tags.js";
+import { loadPipelineConfig } from "../src/config.js";
+import { selectEngine } from "../src/engines/select.js";
+import { ConfigError } from "../src/errors.js";
+
+let home: string;
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), "e2e3d-config-test-"));
+});
+afterEach(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+describe("configuration", () => {
+  it("uses defaults and the repository lock when there is no lab", () => {
+    const config = loadPipelineConfig({ repoRoot: "/repo" }, { E2E3D_LAB_HOME: home, PATH: "" });
+    expect(config).toMatchObject({
+      engine: "auto",
+      privateRegistry: "127.0.0.1:5102",
+      dockerClient: "/usr/bin/docker",
+      lab: undefined,
+      lockFile: "/repo/docker/images.lock.json",
+      credentials: undefined,
+    });
+  });
+
+  it("reads lab.json: endpoints, docker client, and the lab's machine-local lock", async () => {
+    await writeFile(
+      join(home, "lab.json"),
+      JSON.stringify({
+        upstream: "127.0.0.1:6101",
+        private: "127.0.0.1:6102",
+        engine: { dockerClient: "/opt/docker" },
+      }),
+    );
+    const config = loadPipelineConfig({}, { E2E3D_LAB_HOME: home });
+    expect(config).toMatchObject({
+      privateRegistry: "127.0.0.1:6102",
+      upstreamRegistry: "127.0.0.1:6101",
+      dockerClient: "/opt/docker",
+      lockFile: join(home, "images.lock.json"),
+    });
+  });
+
+  it("lets arguments override the environment, which overrides lab.json", async () => {
+    await writeFile(join(home, "lab.json"), JSON.stringify({ upstream: "127.0.0.1:6101", private: "127.0.0.1:6102" }));
+    const env = { E2E3D_LAB_HOME: home, E2E3D_PRIVATE_REGISTRY: "127.0.0.1:7102", E2E3D_ENGINE: "dagger" };
+    expect(loadPipelineConfig({}, env)).toMatchObject({ privateRegistry: "127.0.0.1:7102", engine: "dagger" });
+    expect(
+      loadPipelineConfig({ to: "registry.example.com", engine: "docker", lock: "/x/lock.json" }, env),
+    ).toMatchObject({
+      privateRegistry: "registry.example.com",
+      engine: "docker",
+      lockFile: "/x/lock.json",
+    });
+  });
+
+  it("rejects bad input with a typed error that says how to fix it", async () => {
+    expect(() => loadPipelineConfig({ engine: "podman" }, { E2E3D_LAB_HOME: home })).toThrow(ConfigError);
+    expect(() => loadPipelineConfig({ to: "http://x/y" }, { E2E3D_LAB_HOME: home })).toThrow(/not a registry address/);
+    expect(() => loadPipelineConfig({}, { E2E3D_LAB_HOME: home, E2E3D_REGISTRY_USERNAME: "u" })).toThrow(/half set/);
+    await writeFile(join(home, "lab.json"), "{not json");
+    expect(() => loadPipelineConfig({}, { E2E3D_LAB_HOME: home })).toThrow(/not valid JSON/);
+  });
+});
+
+describe("engine selection", () => {
+  it("auto picks Dagger in a session or with a CLI on PATH, Docker otherwise; explicit choices win", async () => {
+    expect(selectEngine("auto", { PATH: "" }).name).toBe("docker");
+    expect(selectEngine("auto", { PATH: "", DAGGER_SESSION_PORT: "1234" }).name).toBe("dagger");
+    await writeFile(join(home, "dagger"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(selectEngine("auto", { PATH: home })).toMatchObject({
+      name: "dagger",
+      reason: expect.stringContaining(home),
+    });
+    expect(selectEngine("docker", { DAGGER_SESSION_PORT: "1" }).name).toBe("docker");
+    expect(selectEngine("dagger", { PATH: "" }).name).toBe("dagger");
+  });
+});
+
+describe("tags", () => {
+  it("names commits and branches, never latest", () => {
+    expect(commitTag("0123abc")).toBe("sha-0123abc");
+    expect(commitTag(undefined)).toBeUndefined();
+    expect(branchTag("feature/GPU smoke")).toBe("feature-GPU-smoke");
+    expect(branchTag("refs/heads/main")).toBe("main");
+    expect(branchTag("latest")).toBeUndefined();
+    expect(branchTag("-x")).toBe("x");
+    expect(branchTag("a".repeat(200))).toHaveLength(128);
+  });
+});
