@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ImageResolutionError } from "./errors.js";
 import type { ServiceSpec, StackModel } from "./model/types.js";
-import { type LockFile, readLockFile } from "./oci-adapter.js";
+import { type LockFile, mirroredReference, readLockFile } from "./oci-adapter.js";
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -131,7 +131,7 @@ function resolveImage(service: ServiceSpec, inputs: ImageInputs): string {
   if (image.kind === "lock") {
     const entry = inputs.lock.images[image.name];
     if (!entry) throw new Error(`${service.name}: "${image.name}" is not in the lock file ${inputs.lockSource}`);
-    return `${inputs.privateRegistry}/${entry.source}@${entry.digest}`;
+    return mirroredReference(entry, inputs.privateRegistry);
   }
   const reference = inputs.buildReport.get(image.name);
   if (!reference)
@@ -141,9 +141,13 @@ function resolveImage(service: ServiceSpec, inputs: ImageInputs): string {
   return `${inputs.privateRegistry}/e2e3d/${image.name}@${parsed.digest}`;
 }
 
-export function loadImageInputs(lockPath: string, buildReportPath: string, privateRegistry: string): ImageInputs {
+export async function loadImageInputs(
+  lockPath: string,
+  buildReportPath: string,
+  privateRegistry: string,
+): Promise<ImageInputs> {
   return {
-    lock: readLockFile(lockPath),
+    lock: await readLockFile(lockPath),
     lockSource: lockPath,
     buildReport: readBuildReport(buildReportPath),
     buildReportSource: buildReportPath,

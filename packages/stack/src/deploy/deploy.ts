@@ -123,7 +123,10 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
   const earlier: PreflightProblem[] = [];
   let images = new Map<string, string>();
   try {
-    images = resolveImages(model, loadImageInputs(options.lockFile, options.buildReport, options.privateRegistry));
+    images = resolveImages(
+      model,
+      await loadImageInputs(options.lockFile, options.buildReport, options.privateRegistry),
+    );
   } catch (err) {
     if (!(err instanceof ImageResolutionError)) throw err;
     earlier.push({

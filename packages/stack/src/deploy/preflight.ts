@@ -6,7 +6,6 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PreflightProblem } from "../errors.js";
-import { parseDigestReference } from "../images.js";
 import { S } from "../model/services.js";
 import type { StackModel } from "../model/types.js";
 import { verifyDigestPresent } from "../oci-adapter.js";
@@ -55,8 +54,7 @@ export async function preflight(input: PreflightInput): Promise<PreflightProblem
   let done = 0;
   await Promise.all(
     [...new Set(images.values())].map(async (reference) => {
-      const ref = parseDigestReference(reference);
-      const found = await verifyDigestPresent(ref.registry, ref.repository, ref.digest);
+      const found = await verifyDigestPresent(reference);
       const users = [...images]
         .filter(([, r]) => r === reference)
         .map(([s]) => s)

@@ -1,6 +1,7 @@
 // Builds the stack model for a profile: production services, then the profile's changes, then consistency checks
 // that make a broken model impossible to render (a route to nowhere, a dependency on a missing service...).
 import { ModelError } from "../errors.js";
+import { SECRET_NAMES, secretVariable } from "../secrets.js";
 import { applyLabDifferences, labNotes } from "./lab.js";
 import { BUCKETS, BUILD_NAMES, productionServices, S } from "./services.js";
 import type { PortPlan, ProfileName, ServiceSpec, StackModel } from "./types.js";
@@ -112,6 +113,7 @@ export function checkModel(model: StackModel): void {
         problems.push(`${s.name}: metrics on port ${m.port}, which the service does not listen on`);
     }
   }
+  problems.push(...credentialProblems(model));
   const hostPorts = model.services.flatMap((s) => s.ports.flatMap((p) => (p.publish ? [p.publish.host] : [])));
   if (new Set(hostPorts).size !== hostPorts.length) problems.push(`two services publish the same host port`);
   if (problems.length > 0) {
@@ -119,4 +121,29 @@ export function checkModel(model: StackModel): void {
       hint: "fix the service definitions in packages/stack/src/model",
     });
   }
+}
+
+/** Environment keys that carry a credential: their value must be exactly a secret reference, nothing typed in. */
+const CREDENTIAL_KEY = /(PASSWORD|SECRET|FERNET_KEY|ACCESS_KEY|SECRET_KEY|TOKEN|ROOT_USER)$/;
+/** Well-known default credentials, anywhere in any value (the seed report shipped the first two). */
+export const FORBIDDEN_DEFAULTS = /minioadmin|temporary_key|admin\/admin|admin:admin|changeme|prom-operator/i;
+
+export function credentialProblems(model: StackModel): string[] {
+  const problems: string[] = [];
+  const refs = new Set(SECRET_NAMES.map((n) => secretVariable(n)));
+  for (const s of model.services) {
+    for (const [key, value] of Object.entries(s.environment)) {
+      if (FORBIDDEN_DEFAULTS.test(value)) problems.push(`${s.name}: ${key} contains a well-known default credential`);
+      if (CREDENTIAL_KEY.test(key)) {
+        const match = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(value);
+        if (!match || !refs.has(match[1]!))
+          problems.push(`${s.name}: ${key} must be a generated secret, not a literal`);
+      }
+    }
+    for (const arg of [...(s.command ?? []), ...(s.healthcheck?.test ?? [])]) {
+      if (FORBIDDEN_DEFAULTS.test(arg))
+        problems.push(`${s.name}: its command contains a well-known default credential`);
+    }
+  }
+  return problems;
 }
