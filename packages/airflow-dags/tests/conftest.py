@@ -1,0 +1,105 @@
+"""Shared fixtures: an isolated AIRFLOW_HOME, a real S3 server, and the reconstruction API stand-in."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Airflow reads its configuration at import time: isolate it before anything imports airflow.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="e2e3d-airflow-test-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+
+import pytest  # noqa: E402
+
+from tests.reconstruction_api_standin import ReconstructionApiStandIn  # noqa: E402
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = PACKAGE_DIR.parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class S3Server:
+    """Where the task tests' S3 server is, and whether it checks credentials."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, checks_credentials: bool, kind: str):
+        self.endpoint = endpoint
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.checks_credentials = checks_credentials
+        self.kind = kind
+
+    def settings(self, secret_key: str | None = None) -> dict[str, str]:
+        return {
+            "endpoint_url": self.endpoint,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": secret_key or self.secret_key,
+            "region_name": "us-east-1",
+        }
+
+    def client(self, secret_key: str | None = None):
+        from e2e3d_lib.objectstore import make_client
+
+        return make_client(self.settings(secret_key))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """The lab's S3 server when E2E3D_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY) names it; otherwise a local
+    moto server: a real S3-compatible HTTP server (boto3 talks S3 over HTTP to it), though it does not check
+    credentials, so the wrong-credentials test needs the lab's server."""
+    endpoint = os.environ.get("E2E3D_TEST_S3_ENDPOINT")
+    if endpoint:
+        print(f"\nS3 server: {endpoint} (from E2E3D_TEST_S3_ENDPOINT)")
+        yield S3Server(
+            endpoint,
+            os.environ["E2E3D_TEST_S3_ACCESS_KEY"],
+            os.environ["E2E3D_TEST_S3_SECRET_KEY"],
+            checks_credentials=True,
+            kind="lab",
+        )
+        return
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    print(f"\nS3 server: moto on 127.0.0.1:{port} (set E2E3D_TEST_S3_ENDPOINT to use the lab's S3 server)")
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}", "test-access-key", "test-secret-key", False, "moto")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> Iterator[str]:
+    """A fresh bucket per test, emptied and removed afterwards."""
+    client = s3_server.client()
+    name = f"e2e3d-test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    yield name
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=name, Key=obj["Key"])
+    client.delete_bucket(Bucket=name)
+
+
+@pytest.fixture
+def api() -> Iterator[ReconstructionApiStandIn]:
+    server = ReconstructionApiStandIn()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
