@@ -111,9 +111,9 @@ function ciWorkflow(gh: github.GitHub, options: WorkflowOptions) {
       { name: "Generated files match .projenrc.ts", run: "tools/ci/synth-check" },
       { name: "Derive the base for nx affected", uses: use("nrwl/nx-set-shas"), with: { "main-branch-name": "main" } },
       {
-        name: "Lint, typecheck and test what changed",
+        name: "Lint, typecheck, test and build what changed",
         // NX_BASE and NX_HEAD come from nx-set-shas; explicit flags make the range visible in the log.
-        run: 'npx nx affected -t lint typecheck test --base="$NX_BASE" --head="$NX_HEAD" --outputStyle=stream',
+        run: 'npx nx affected -t lint typecheck test build --base="$NX_BASE" --head="$NX_HEAD" --outputStyle=stream',
       },
     ],
   };
@@ -270,14 +270,15 @@ function mirrorWorkflow(gh: github.GitHub) {
       {
         name: "Check the lock against upstream",
         id: "check",
-        // A non-zero exit means drift (or an unreachable upstream); the update step tells the two apart by failing.
+        // lock.ts check: exit 0 clean, 2 drift (a moved tag, a missing entry or no lock yet), 1 error.
         run: [
-          `if npx tsx pipelines/lock.ts check --images ${imagesFile} --lock ${lockFile}; then`,
-          '  echo "drift=false" >> "$GITHUB_OUTPUT"',
-          "else",
-          '  echo "::warning::lock.ts check reported drift (exit $?)"',
-          '  echo "drift=true" >> "$GITHUB_OUTPUT"',
-          "fi",
+          "rc=0",
+          `npx tsx pipelines/lock.ts check --images ${imagesFile} --lock ${lockFile} || rc=$?`,
+          'case "$rc" in',
+          '  0) echo "drift=false" >> "$GITHUB_OUTPUT" ;;',
+          '  2) echo "::notice::upstream moved (or the lock is missing): resolving"; echo "drift=true" >> "$GITHUB_OUTPUT" ;;',
+          '  *) echo "::error::lock.ts check failed (exit $rc): see the log above"; exit "$rc" ;;',
+          "esac",
         ].join("\n"),
       },
       {
@@ -288,7 +289,8 @@ function mirrorWorkflow(gh: github.GitHub) {
           "set -euo pipefail",
           `npx tsx pipelines/lock.ts update --images ${imagesFile} --lock ${lockFile}`,
           `npx tsx pipelines/mirror.ts sync --lock ${lockFile} --to "$E2E3D_PRIVATE_REGISTRY"`,
-          `if git diff --quiet -- ${lockFile}; then echo "changed=false"; else echo "changed=true"; fi >> "$GITHUB_OUTPUT"`,
+          // status, not diff: a lock resolved for the first time is a new, untracked file.
+          `if [ -z "$(git status --porcelain -- ${lockFile})" ]; then echo "changed=false"; else echo "changed=true"; fi >> "$GITHUB_OUTPUT"`,
           `mkdir -p ${REPORTS.dir} && cp ${lockFile} ${REPORTS.dir}/images.lock.json`,
         ].join("\n"),
       },
