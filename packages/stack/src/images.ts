@@ -10,9 +10,10 @@ import { type LockFile, mirroredReference, readLockFile } from "./oci-adapter.js
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /**
- * The build report, as far as deploy needs it: per image, its name and its reference by digest.
- * LOCAL ADAPTER (swap when issue 6's report schema lands in @e2e3d/pipeline): accepts `images` as a list of
- * `{ name, reference }` or a record `name → { reference }`; `ref` or `repository` + `digest` are read too.
+ * The build report (written by @e2e3d/pipeline's build, schema `BuildReport` in packages/pipeline/src/build/report.ts),
+ * as far as deploy needs it: its status and, per image, the name and the reference by digest. Read here from the file
+ * rather than through @e2e3d/pipeline so the stack package depends on the report's shape, not on the build code;
+ * a list of `{ name, reference }` (the pipeline's form) or a record `name → { reference }` is accepted.
  */
 const BuildEntry = z
   .object({
@@ -24,6 +25,7 @@ const BuildEntry = z
   })
   .passthrough();
 const BuildReportShape = z.object({
+  status: z.string().optional(),
   images: z.union([z.array(BuildEntry), z.record(z.string(), BuildEntry)]),
 });
 
@@ -42,6 +44,15 @@ export function parseBuildReport(text: string, source: string): BuildReport {
       context: { file: source, issues: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") },
       hint: "pass the JSON report written by `npx tsx pipelines/build.ts`",
     });
+  }
+  if (parsed.data.status !== undefined && parsed.data.status !== "passed") {
+    throw new ImageResolutionError(
+      `the build report says the build ${parsed.data.status}: nothing from it is deployed`,
+      {
+        context: { file: source },
+        hint: "fix the build and run it again; deploy only takes images from a passed build",
+      },
+    );
   }
   const entries = Array.isArray(parsed.data.images)
     ? parsed.data.images.map((e) => [e.name, e] as const)

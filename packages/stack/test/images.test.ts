@@ -35,6 +35,9 @@ describe("image resolution", () => {
       "r.json",
     );
     expect(record.get("airflow")).toBe(`r.example/e2e3d/airflow@${fakeDigest("x")}`);
+    expect(() => parseBuildReport(JSON.stringify({ status: "failed", images: [] }), "f.json")).toThrow(
+      /the build failed: nothing from it is deployed/,
+    );
     const model = buildModel({ profile: "production" });
     const tagged = new Map(BUILD_REPORT);
     tagged.set("airflow", "127.0.0.1:5102/e2e3d/airflow:latest");

@@ -88,7 +88,7 @@ describe.each(PROFILES)("profile %s: the compose file", (profile) => {
     expect(model.volumes).toContain("postgres-data");
   });
 
-  it("holds no credential: only ${E2E3D_SECRET_*} references, and no well-known default anywhere", () => {
+  it("holds no credential: only E2E3D_SECRET_* references, and no well-known default anywhere", () => {
     for (const [path, text] of files) {
       expect(text, path).not.toMatch(/minioadmin|temporary_key|admin\/admin|admin:admin/i);
     }
