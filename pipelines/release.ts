@@ -4,6 +4,7 @@
 // Exit 0: promoted (or, with --dry-run, the gate passed). Exit 1: refused or failed, with every reason printed.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import * as core from "@actions/core";
 import { Command } from "commander";
 import { TestReport } from "../packages/pipeline/src/reports.js";
 import { formatReleaseError } from "../tools/ci/src/errors.js";
@@ -56,12 +57,21 @@ async function main(argv: string[]): Promise<void> {
       writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
     }
     console.log(`released ${report.version}: ${report.images.length} image(s) promoted`);
+    if (process.env["GITHUB_ACTIONS"] === "true") {
+      const rows = report.images.flatMap((i) => i.tags.map((t) => [i.name, t.reference, i.digest, t.action]));
+      await core.summary
+        .addHeading(`Release ${report.version}`, 2)
+        .addTable([["image", "release tag", "digest", "action"].map((data) => ({ data, header: true })), ...rows])
+        .write();
+    }
   } finally {
     await promoter.close();
   }
 }
 
 main(process.argv).catch((err: unknown) => {
-  console.error(formatReleaseError(err));
+  // In Actions, an annotation puts the refusal on the run page, not only in the log.
+  if (process.env["GITHUB_ACTIONS"] === "true") core.error(formatReleaseError(err), { title: "release refused" });
+  else console.error(formatReleaseError(err));
   process.exitCode = 1;
 });

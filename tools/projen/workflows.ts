@@ -211,6 +211,11 @@ function releaseWorkflow(gh: github.GitHub) {
         name: "Gate on the test report, then promote",
         run: `npx tsx pipelines/release.ts --build-report ${REPORTS.build} --test-report ${REPORTS.test} --commit "$GITHUB_SHA" --version "$GITHUB_REF_NAME" --out ${REPORTS.dir}/release-report.json`,
       },
+      {
+        name: "Job summary",
+        if: "${{ !cancelled() }}",
+        run: `npx tsx tools/ci/src/summary-cli.ts --build-report ${REPORTS.build} --test-report ${REPORTS.test} >> "$GITHUB_STEP_SUMMARY"`,
+      },
       uploadReports("release-reports-${{ github.ref_name }}", 90),
     ],
   };

@@ -122,7 +122,7 @@ describe("release on a real registry", () => {
     writeFileSync(tests, JSON.stringify({ commit: COMMIT, digests: images.map((i) => i.reference), ...test }));
     return { build, tests };
   };
-  const release = (reports: { build: string; tests: string }, version: string, out?: string) =>
+  const release = (reports: { build: string; tests: string }, version: string, out?: string, actions = false) =>
     run(
       "npx",
       [
@@ -138,7 +138,7 @@ describe("release on a real registry", () => {
         version,
         ...(out ? ["--out", out] : []),
       ],
-      { cwd: ROOT, env: { ...process.env, E2E3D_REGISTRY_CREDENTIALS: "" } },
+      { cwd: ROOT, env: { ...process.env, E2E3D_REGISTRY_CREDENTIALS: "", GITHUB_ACTIONS: actions ? "true" : "" } },
     ).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
@@ -162,6 +162,11 @@ describe("release on a real registry", () => {
     expect(result.stderr).toContain("promotion refused");
     expect(result.stderr).toContain("security failed (grafana accepted admin/admin)");
     for (const image of images) expect(await resolve(image.reference, "v0.9.0")).toBeUndefined();
+
+    // In GitHub Actions the refusal is an error annotation on the run page.
+    const annotated = await release(reports, "v0.9.0", undefined, true);
+    expect(annotated.code).toBe(1);
+    expect(annotated.stdout).toMatch(/^::error title=release refused::error: promotion refused:/m);
   });
 
   it("promotes a passing report: the release tags resolve to the tested digests", async () => {
