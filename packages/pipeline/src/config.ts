@@ -1,11 +1,11 @@
 // Typed configuration for the pipelines: command-line overrides, then environment, then the lab's lab.json when the
-// lab is up, then defaults. Read once at the boundary; everything downstream gets plain typed values.
+// lab is up, then defaults. Registry credentials are not configuration here: they come from the same place
+// @e2e3d/oci reads them (E2E3D_REGISTRY_CREDENTIALS or the Docker config), see credentialsFor(). Read once at the boundary; everything downstream gets plain typed values.
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
-import type { RegistryCredentials } from "./registry.js";
 
 export const ENGINE_CHOICES = ["auto", "dagger", "docker"] as const;
 export type EngineChoice = (typeof ENGINE_CHOICES)[number];
@@ -35,7 +35,6 @@ export interface PipelineConfig {
   engine: EngineChoice;
   privateRegistry: string;
   upstreamRegistry: string;
-  credentials: RegistryCredentials | undefined;
   dockerClient: string;
   lab: LabInfo | undefined;
   /** The lock the bases come from: --lock, else the lab's machine-local lock when the lab is up, else docker/images.lock.json. */
@@ -129,13 +128,6 @@ export function loadPipelineConfig(
   const upstreamRegistry = env["E2E3D_UPSTREAM_REGISTRY"]
     ? registryAddress(env["E2E3D_UPSTREAM_REGISTRY"], "E2E3D_UPSTREAM_REGISTRY")
     : (lab?.upstream ?? DEFAULT_UPSTREAM_REGISTRY);
-  const username = env["E2E3D_REGISTRY_USERNAME"];
-  const password = env["E2E3D_REGISTRY_PASSWORD"];
-  if (Boolean(username) !== Boolean(password)) {
-    throw new ConfigError("registry credentials are half set", {
-      hint: "set both E2E3D_REGISTRY_USERNAME and E2E3D_REGISTRY_PASSWORD, or neither",
-    });
-  }
   const lockFile = overrides.lock
     ? resolve(overrides.lock)
     : lab
@@ -146,7 +138,6 @@ export function loadPipelineConfig(
     engine,
     privateRegistry,
     upstreamRegistry,
-    credentials: username && password ? { username, password } : undefined,
     dockerClient: env["E2E3D_DOCKER_CLIENT"] || lab?.dockerClient || DEFAULT_DOCKER_CLIENT,
     lab,
     lockFile,

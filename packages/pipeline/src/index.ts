@@ -1,3 +1,4 @@
+export * from "./build/command.js";
 export * from "./build/context.js";
 export * from "./build/images.js";
 export * from "./build/input-digest.js";
@@ -15,3 +16,4 @@ export * from "./exec.js";
 export * from "./git.js";
 export * from "./log/index.js";
 export * from "./registry.js";
+export * from "./reports.js";

@@ -45,8 +45,9 @@ export const BuildReport = z.object({
   status: z.enum(["passed", "failed"]),
   startedAt: z.string().datetime(),
   finishedAt: z.string().datetime(),
-  commit: z.string().nullable(),
-  branch: z.string().nullable(),
+  /** Absent outside a git checkout (the release gate reads it when present). */
+  commit: z.string().optional(),
+  branch: z.string().optional(),
   registry: z.string(),
   engine: z.object({ name: z.enum(["docker", "dagger"]), reason: z.string(), description: z.string().optional() }),
   lint: z.object({ files: z.array(z.string()), findings: z.array(LintFindingSchema) }),

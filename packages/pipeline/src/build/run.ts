@@ -5,13 +5,13 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { LockFile } from "../../../oci/src/lock/schema.js"; // swap for "@e2e3d/oci" once it exports an index
+import { LockFile } from "@e2e3d/oci";
 import type { Engine } from "../engines/engine.js";
 import type { EngineSelection } from "../engines/select.js";
 import { BuildInputError, describeError, EngineError, PipelineError } from "../errors.js";
 import type { GitInfo } from "../git.js";
 import type { Logger } from "../log/logger.js";
-import { type RegistryClient, splitRepository } from "../registry.js";
+import { type ImageRegistry, splitRepository } from "../registry.js";
 import { listContextFiles, stageContext } from "./context.js";
 import type { ImageDefinition } from "./images.js";
 import { computeInputDigest, inputDigestTag } from "./input-digest.js";
@@ -31,7 +31,7 @@ export interface BuildPipelineOptions {
   engine: EngineSelection;
   /** Called only when an image must be built: a fully cached run never touches an engine. */
   createEngine: () => Engine;
-  registryClient: RegistryClient;
+  registryClient: ImageRegistry;
   git: GitInfo;
   log: Logger;
   /** Build even when the input-digest tag exists, and report whether the digest came out the same. */
@@ -99,8 +99,8 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
     status: "passed",
     startedAt,
     finishedAt: startedAt,
-    commit: options.git.commit ?? null,
-    branch: options.git.branch ?? null,
+    ...(options.git.commit ? { commit: options.git.commit } : {}),
+    ...(options.git.branch ? { branch: options.git.branch } : {}),
     registry: options.registry,
     engine: { name: options.engine.name, reason: options.engine.reason },
     lint: { files: existing.map(show), findings },
@@ -135,8 +135,11 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
   for (const image of options.images) {
     index++;
     log.progress(index, options.images.length, `image ${image.name}`);
+    const progress = { step: "start" };
     try {
-      const outcome = await log.group(`image ${image.name}`, () => buildOne(image, lock, prefix, options, engineFor));
+      const outcome = await log.group(`image ${image.name}`, () =>
+        buildOne(image, lock, prefix, options, engineFor, progress),
+      );
       if ("skipped" in outcome) {
         log.warn(`${image.name} skipped: ${outcome.skipped}`);
         report.skipped.push({ name: image.name, reason: outcome.skipped });
@@ -144,9 +147,11 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
         report.images.push(outcome);
       }
     } catch (error) {
-      const failure = toFailure(image.name, error);
+      const failure = toFailure(image.name, progress.step, error);
       report.failures.push(failure);
-      log.error(`${image.name} failed at step "${failure.step}": ${failure.message}`, { title: `build ${image.name}` });
+      log.error(`${image.name} failed at step "${failure.step}": ${describeError(error)}`, {
+        title: `build ${image.name}`,
+      });
       if (failure.tail.length > 0)
         log.info(`last ${failure.tail.length} lines of ${failure.step}:\n${failure.tail.join("\n")}`);
     }
@@ -165,20 +170,22 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
         i.cacheHit ? "yes" : "no",
         i.engine ?? "none",
       ]),
-      ...report.skipped.map((s) => [s.name, `skipped: ${s.reason}`, "", "", "", ""]),
-      ...report.failures.map((f) => [f.name, `FAILED at ${f.step}: ${f.message}`, "", "", "", ""]),
+      ...report.skipped.map((s) => [s.name, short(`skipped: ${s.reason}`), "", "", "", ""]),
+      ...report.failures.map((f) => [f.name, short(`FAILED at ${f.step}: ${f.message}`), "", "", "", ""]),
     ],
   });
   return report;
 }
 
-function toFailure(name: string, error: unknown): ImageFailure {
+function toFailure(name: string, step: string, error: unknown): ImageFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = error instanceof PipelineError && error.hint ? ` (how to fix: ${error.hint})` : "";
   if (error instanceof EngineError)
-    return { name, step: error.step ?? "build", message: error.message, tail: error.tail };
-  if (error instanceof PipelineError)
-    return { name, step: error.constructor.name, message: describeError(error), tail: [] };
-  return { name, step: "unknown", message: describeError(error), tail: [] };
+    return { name, step: error.step ?? step, message: message + hint, tail: error.tail };
+  return { name, step, message: message + hint, tail: [] };
 }
+
+const short = (text: string, max = 90) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 async function buildOne(
   image: ImageDefinition,
@@ -186,12 +193,17 @@ async function buildOne(
   prefix: string,
   options: BuildPipelineOptions,
   engineFor: () => Promise<Engine>,
+  progress: { step: string },
 ): Promise<BuiltImage | { skipped: string }> {
   const { log, registryClient: registry, root } = options;
   const started = performance.now();
+  const step = (name: string) => {
+    progress.step = name;
+    log.step(name);
+  };
 
   // Base from the lock, present in the private registry by digest.
-  log.step(`resolve base ${image.base}`);
+  step(`resolve base ${image.base}`);
   const entry = lock?.images[image.base];
   if (!entry) {
     if (image.optionalReason) return { skipped: `${image.optionalReason} (no '${image.base}' in ${options.lockFile})` };
@@ -218,7 +230,7 @@ async function buildOne(
   };
   if (!existsSync(spec.dockerfile))
     throw new BuildInputError(`Dockerfile ${image.dockerfile} of ${image.name} does not exist`);
-  log.step("read context");
+  step("read context");
   const files = await listContextFiles(spec);
   const buildArgs = { BASE_IMAGE: baseRef, ...image.buildArgs };
   const inputDigest = computeInputDigest({
@@ -233,6 +245,7 @@ async function buildOne(
   const inTag = inputDigestTag(inputDigest);
   log.info(`input digest ${inputDigest} over ${files.length} context file(s)`);
 
+  step(`look up ${repository}:${inTag.slice(0, 15)}…`);
   const previous = await registry.head(repo, inTag);
   let digest: string;
   let builtBy: "docker" | "dagger" | null = null;
@@ -240,8 +253,11 @@ async function buildOne(
     log.info(`cache hit: ${repository}:${inTag} is ${previous}; nothing to build`);
     digest = previous;
   } else {
+    progress.step = "start engine";
     const engine = await engineFor();
+    progress.step = "stage context";
     const staged = await stageContext(spec, files);
+    progress.step = "build";
     try {
       const pathsForGit = [image.dockerfile, ...image.include.map((p) => join(image.context, p))];
       const published = await engine.buildAndPublish(
@@ -257,6 +273,7 @@ async function buildOne(
         },
         log,
       );
+      progress.step = "verify push";
       const pushed = await registry.head(repo, inTag);
       if (!pushed)
         throw new EngineError(`${repository}:${inTag} is not in the registry after the push`, engine.name, "push", []);
@@ -288,12 +305,13 @@ async function buildOne(
     const manifest = await registry.getManifest(repo, digest);
     for (const tag of [commitTag(options.git.commit), branchTag(options.git.branch)]) {
       if (!tag) continue;
-      log.step(`tag ${repository}:${tag}`);
+      step(`tag ${repository}:${tag}`);
       await registry.putManifest(repo, tag, manifest);
       tags.push(tag);
     }
   }
 
+  progress.step = "measure size";
   const sizeBytes = await registry.imageSize(repo, digest);
   const reproducible =
     previous && options.rebuild

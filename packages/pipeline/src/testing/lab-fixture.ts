@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RegistryClient, splitRepository } from "../registry.js";
+import { ImageRegistry, splitRepository } from "../registry.js";
 
 /** The lab's dev base (debootstrap minbase, imported by the lab); no registry is needed to have it locally. */
 export const DEV_BASE_IMAGE = "e2e3d-dev/debian:bookworm";
@@ -33,7 +33,10 @@ export async function seedBaseAndLock(docker: string, registry: string): Promise
   } finally {
     execFileSync(docker, ["image", "rm", "--no-prune", target], { stdio: "ignore" });
   }
-  const digest = await new RegistryClient().head(splitRepository(`${registry}/${BASE_SOURCE}`), "bookworm");
+  const client = new ImageRegistry();
+  const digest = await client
+    .head(splitRepository(`${registry}/${BASE_SOURCE}`), "bookworm")
+    .finally(() => client.close());
   if (!digest) throw new Error(`the seeded base ${target} is not in the registry after the push`);
   const dir = await mkdtemp(join(tmpdir(), "e2e3d-lock-"));
   const lockFile = join(dir, "images.lock.json");
