@@ -287,9 +287,11 @@ nxProject(
 tsconfigFor("tools/ci");
 
 // Python packages: locked with uv, tested with pytest, run by Nx like the rest.
-const PY_PACKAGES = [
+// `integration` (optional): the package's command for its Docker/lab tests, run after `lab:up`.
+const PY_PACKAGES: { name: string; root: string; integration?: string }[] = [
   { name: "reconstruction", root: "packages/reconstruction" },
-  { name: "airflow-dags", root: "packages/airflow-dags" },
+  // Image tests (build, non-root, init twice on the lab's Postgres, health) carry pytest's `integration` marker.
+  { name: "airflow-dags", root: "packages/airflow-dags", integration: "pytest -q -m integration" },
 ];
 for (const pkg of PY_PACKAGES) {
   nxProject(
@@ -298,6 +300,14 @@ for (const pkg of PY_PACKAGES) {
     {
       test: run(`tools/python/run ${pkg.root} pytest -q`),
       lint: run(`tools/python/run ${pkg.root} ruff check .`),
+      ...(pkg.integration
+        ? {
+            integration: run(`tools/python/run ${pkg.root} ${pkg.integration}`, {
+              env: INTEGRATION_ENV,
+              dependsOn: [labUp],
+            }),
+          }
+        : {}),
     },
     ["lang:python"],
   );

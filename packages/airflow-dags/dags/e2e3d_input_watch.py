@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, task
+
 from e2e3d_lib.connections import OBJECT_STORE_CONN_ID
 from e2e3d_lib.errors import ConfigurationError
 

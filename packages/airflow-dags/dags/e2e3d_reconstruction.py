@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
+
 from e2e3d_lib.connections import (
     OBJECT_STORE_CONN_ID,
     RECONSTRUCTION_API_CONN_ID,
