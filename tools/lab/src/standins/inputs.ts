@@ -1,0 +1,46 @@
+// The input hash of a stand-in: everything that decides what its image contains. When the upstream already has
+// the tag with this hash in its label, the build is skipped.
+import { createHash } from "node:crypto";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join, relative } from "node:path";
+
+/** Bump when the meaning of the hash changes (e.g. new build arguments), so every stand-in is rebuilt once. */
+const HASH_SCHEME = 1;
+
+export const INPUT_HASH_LABEL = "io.e2e3d.lab.input-hash";
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await listFiles(path)));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files;
+}
+
+export interface InputHashParts {
+  name: string;
+  /** docker/lab/<name>: the Dockerfile and every file it copies. */
+  contextDir: string;
+  /** Identity of the base image (digest or local image id). */
+  baseKey: string;
+  /** The exact version that goes in (Debian version or Go module version). */
+  version: string;
+  tag: string;
+}
+
+export async function computeInputHash(parts: InputHashParts): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify({ scheme: HASH_SCHEME, ...parts, contextDir: undefined }));
+  const files = (await listFiles(parts.contextDir)).sort();
+  for (const file of files) {
+    const [content, info] = await Promise.all([readFile(file), stat(file)]);
+    // The executable bit matters (entrypoints), the rest of the mode and the mtime do not.
+    const executable = (info.mode & 0o111) !== 0;
+    hash.update(`\0${relative(parts.contextDir, file)}\0${executable ? "x" : "-"}\0${content.length}\0`);
+    hash.update(content);
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
