@@ -141,7 +141,7 @@ function ciWorkflow(gh: github.GitHub, options: WorkflowOptions) {
       },
       {
         name: "Build and push images (sha- tags) through Dagger",
-        run: `dagger run npx tsx pipelines/build.ts --engine dagger --registry "$E2E3D_PRIVATE_REGISTRY" --report ${REPORTS.build}`,
+        run: `dagger run npx tsx pipelines/build.ts --engine dagger --lock docker/images.lock.json --to "$E2E3D_PRIVATE_REGISTRY" --report ${REPORTS.build}`,
       },
       {
         // On the runner's own Docker, not inside Dagger: testcontainers and GPU access do not work there.

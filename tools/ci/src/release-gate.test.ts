@@ -112,6 +112,15 @@ describe("planPromotion", () => {
     ]);
   });
 
+  it("refuses when the build report says the build failed", () => {
+    const build = buildReport({
+      status: "failed",
+      failures: [{ name: "airflow", step: "RUN pip install", message: "exit 1", tail: [] }],
+    });
+    const err = refusal(() => planPromotion({ build, test: testReport(), version: "v1.2.3", commit: COMMIT }));
+    expect(err.reasons).toEqual(["the build report says the build failed (airflow: exit 1)"]);
+  });
+
   it("matches a tested reference that carries a tag before the digest", () => {
     const tagged = `127.0.0.1:5102/e2e3d/airflow:sha-0123456@${d("b")}`;
     expect(canonicalDigestReference(tagged)).toBe(AIRFLOW);

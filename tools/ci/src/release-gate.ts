@@ -20,6 +20,8 @@ export type BuildImage = z.infer<typeof BuildImage>;
 export const BuildReport = z.looseObject({
   images: z.array(BuildImage).min(1, "a build report must list at least one image"),
   commit: z.string().optional(),
+  status: z.enum(["passed", "failed"]).optional(),
+  failures: z.array(z.looseObject({ name: z.string(), message: z.string() })).optional(),
 });
 export type BuildReport = z.infer<typeof BuildReport>;
 
@@ -96,7 +98,7 @@ const sameCommit = (a: string, b: string) => a.length >= 7 && b.length >= 7 && (
 
 /**
  * Decides whether the built digests may be promoted. Refuses, listing every reason, unless: the test report passed with
- * no failed suite, it is of the released commit (and so is the build report, when it names one), and every image
+ * no failed suite, the build did not fail, both are of the released commit (and so is the build report, when it names one), and every image
  * digest of the build report is among the digests the suites tested.
  */
 export function planPromotion(input: GateInput): PromotionPlan {
@@ -106,6 +108,11 @@ export function planPromotion(input: GateInput): PromotionPlan {
     reasons.push(`"${version}" is not a release version: expected v<major>.<minor>.<patch>[-pre]`);
   if (!/^[0-9a-f]{7,40}$/.test(commit)) reasons.push(`"${commit}" is not a git commit SHA`);
 
+  const buildFailures = build.failures ?? [];
+  if (build.status === "failed" || buildFailures.length > 0) {
+    const detail = buildFailures.map((f) => `${f.name}: ${f.message}`).join("; ");
+    reasons.push(`the build report says the build failed${detail ? ` (${detail})` : ""}`);
+  }
   const failed = test.suites.filter((s) => s.outcome === "failed");
   if (test.outcome !== "passed" || failed.length > 0) {
     const detail = failed.map((s) => `${s.name} failed${s.reason ? ` (${s.reason})` : ""}`).join("; ");

@@ -11,7 +11,7 @@ const build = BuildReport.parse({
       name: "reconstruction",
       reference: `127.0.0.1:5102/e2e3d/reconstruction@${digest}`,
       tags: ["sha-0123456"],
-      size: 734003200,
+      sizeBytes: 734003200,
       cacheHit: true,
       buildSeconds: 0.8,
       engine: "dagger",

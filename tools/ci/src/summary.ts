@@ -6,6 +6,8 @@ import type { BuildReport } from "./release-gate.js";
 const cell = (value: unknown) => (value === undefined || value === null ? "–" : String(value).replaceAll("|", "\\|"));
 const mib = (bytes: unknown) => (typeof bytes === "number" ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : undefined);
 const secs = (s: unknown) => (typeof s === "number" ? `${s.toFixed(1)} s` : undefined);
+/** The build report's engine is null when the input-digest tag already existed and no engine ran. */
+const engineOf = (engine: unknown) => (engine === null ? "none (input digest cached)" : engine);
 const shortDigest = (reference: string) =>
   reference.slice(reference.lastIndexOf("@") + 1, reference.lastIndexOf("@") + 20);
 
@@ -21,7 +23,7 @@ export function renderSummary(build: BuildReport | undefined, test: TestReport |
     for (const image of build.images) {
       const cacheHit = typeof image["cacheHit"] === "boolean" ? (image["cacheHit"] ? "yes" : "no") : undefined;
       lines.push(
-        `| ${cell(image.name)} | \`${shortDigest(image.reference)}…\` | ${cell(mib(image["size"]))} | ${cell(cacheHit)} | ${cell(secs(image["buildSeconds"]))} | ${cell(image["engine"])} |`,
+        `| ${cell(image.name)} | \`${shortDigest(image.reference)}…\` | ${cell(mib(image["sizeBytes"] ?? image["size"]))} | ${cell(cacheHit)} | ${cell(secs(image["buildSeconds"]))} | ${cell(engineOf(image["engine"]))} |`,
       );
     }
     lines.push("");
