@@ -1,7 +1,6 @@
 // Step 1: a Docker engine that answers, and the client that can do BuildKit builds with it.
 // The lab accepts an engine it did not start (and then never stops it); it starts Debian's dockerd itself only
 // when none answers and it runs as root on Debian.
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ensurePackages, isDebian, isRoot } from "./apt.js";
 import { PREFERRED_DOCKER_CLIENT } from "./config.js";
@@ -59,7 +58,6 @@ export function labDockerdPid(stateDir: string): number | undefined {
 }
 
 export async function ensureEngine(stateDir: string, log: Log): Promise<StepOutcome<EngineInfo>> {
-  await mkdir(stateDir, { recursive: true });
   const host = process.env["DOCKER_HOST"] || "unix:///var/run/docker.sock";
   const installed: string[] = [];
   let client = findDockerClient();
@@ -77,7 +75,7 @@ export async function ensureEngine(stateDir: string, log: Log): Promise<StepOutc
           debian: isDebian() ? "yes" : "no",
         },
         hint: isDebian()
-          ? "as root: apt-get install docker.io && systemctl start docker (or run this command as root and the lab does it)"
+          ? "as root: apt-get install docker.io, then start it (systemctl start docker, or dockerd &); or run this command as root and the lab does both"
           : "install Docker Engine (with a client that does BuildKit builds) and start it, then run `up` again",
       });
     }

@@ -4,6 +4,7 @@ import { ensureBaseImage } from "./base-image.js";
 import { ensureCompose } from "./compose.js";
 import { formatAddress, type LabConfig } from "./config.js";
 import { ensureEngine } from "./engine.js";
+import { LabError } from "./errors.js";
 import { type Log, Progress } from "./progress.js";
 import { ensureRegistries } from "./registries.js";
 import { ensureStandInImages } from "./standins.js";
@@ -11,7 +12,12 @@ import { GRAFANA_NOTE, type LabState, readLabStateIfAny, writeLabState } from ".
 
 export async function labUp(config: LabConfig, write?: Log): Promise<LabState> {
   const started = Date.now();
-  await mkdir(config.stateDir, { recursive: true });
+  await mkdir(config.stateDir, { recursive: true }).catch((error: unknown) => {
+    throw new LabError(`cannot create the lab state dir ${config.stateDir}`, {
+      cause: error,
+      hint: "set E2E3D_LAB_HOME to a directory you can write",
+    });
+  });
   const previous = await readLabStateIfAny(config.stateDir);
   const progress = new Progress(5, write);
   const log = progress.log;
