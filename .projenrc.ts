@@ -2,6 +2,7 @@
 // biome/vitest config, .gitignore, workflows) comes from here: edit this file, then run `npx projen`.
 // Never write projen's marker text literally in this file: projen deletes every file that contains it.
 import { JsonFile, TextFile, javascript, typescript } from "projen";
+import { PROJEN_MARKER } from "projen/lib/common.js";
 import { addWorkflows } from "./tools/projen/workflows.js";
 
 /** Node 20 is what the build machines have; newer majors of several tools need Node 22 (see README). */
@@ -317,7 +318,7 @@ for (const pkg of PY_PACKAGES) {
 // Vitest: one config; E2E3D_TEST_KIND selects unit (default) or integration files.
 new TextFile(project, "vitest.config.ts", {
   lines: [
-    `// ${project.marker}`,
+    `// ${PROJEN_MARKER}. To modify, edit .projenrc.ts and run "npx projen".`,
     'import { defineConfig } from "vitest/config";',
     "",
     'const integration = process.env.E2E3D_TEST_KIND === "integration";',
