@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -87,6 +88,18 @@ describe("compose pin", () => {
     const metadata = /echo '(.*)'/.exec(script)?.[1];
     expect(JSON.parse(metadata ?? "")).toMatchObject({ SchemaVersion: "0.1.0", Version: "1.29.2" });
     expect(script).toContain('shift\nexec /usr/bin/docker-compose "$@"');
+  });
+
+  it("the v1 shim answers docker's plugin discovery when run by a real shell", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lab-shim-"));
+    try {
+      const shim = join(dir, "docker-compose");
+      await writeFile(shim, v1ShimScript("1.29.2"), { mode: 0o755 });
+      const output = execFileSync(shim, ["docker-cli-plugin-metadata"], { encoding: "utf8" });
+      expect(JSON.parse(output)).toMatchObject({ SchemaVersion: "0.1.0", Version: "1.29.2" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
