@@ -89,7 +89,7 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
   const findings = await log.group(`lint ${existing.length} Dockerfile(s)`, async () => {
     const found = await lintDockerfiles(existing, show);
     for (const f of found)
-      log.error(formatFinding(f), { file: f.file, line: f.line, title: `Dockerfile lint: ${f.rule}` });
+      log.error(`[${f.rule}] ${f.message}`, { file: f.file, line: f.line, title: `Dockerfile lint: ${f.rule}` });
     if (found.length === 0) log.info(`clean: ${existing.map(show).join(", ") || "no Dockerfiles"}`);
     return found;
   });
