@@ -51,14 +51,10 @@ export const FIRST_PARTY_IMAGES: readonly ImageDefinition[] = [
     name: "airflow",
     dockerfile: "docker/airflow/Dockerfile",
     context: ".",
-    include: [
-      "docker/airflow",
-      "packages/airflow-dags/pyproject.toml",
-      "packages/airflow-dags/uv.lock",
-      "packages/airflow-dags/src",
-      "packages/airflow-dags/dags",
-    ],
+    // docker/airflow/Dockerfile.dockerignore narrows further; this list keeps the walk off the rest of the repository.
+    include: ["docker/airflow", "packages/airflow-dags/dags"],
     base: "debian-bookworm",
+    sourceProbe: "packages/airflow-dags/dags/e2e3d_reconstruction.py",
   },
 ];
 
