@@ -108,6 +108,9 @@ with DAG(
         "options": Param({}, type="object", description="Reconstruction options, passed to the API unchanged"),
         "min_images": Param(3, type="integer", minimum=1, description="Fewer images than this fail validation"),
         "wait_timeout_minutes": Param(120, type="integer", minimum=1, maximum=1440, description="Job time limit"),
+        "poll_interval_seconds": Param(
+            10, type="integer", minimum=1, maximum=300, description="Job status poll period"
+        ),
     },
 ) as dag:
     info = validate_input()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +46,8 @@ class StandInState:
         ]
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with the request body when a new job is accepted (a test writes the job's outputs there).
+    on_submit: Callable[[dict[str, Any]], None] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -93,6 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
             job = Job(id=uuid.uuid4().hex, body=body, script=list(self.state.script))
             self.state.jobs[job.id] = job
             self.state.by_key[key] = job.id
+            if self.state.on_submit:
+                self.state.on_submit(body)
             self._send(202, job.view())
 
     def do_GET(self) -> None:

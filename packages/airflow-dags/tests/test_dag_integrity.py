@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -53,7 +54,14 @@ def test_reconstruction_tasks_and_dependencies(dagbag):
 def test_reconstruction_params(dagbag):
     dag = dagbag.dags["e2e3d_reconstruction"]
     params = dag.params
-    assert set(params.keys()) == {"input", "output", "options", "min_images", "wait_timeout_minutes"}
+    assert set(params.keys()) == {
+        "input",
+        "output",
+        "options",
+        "min_images",
+        "wait_timeout_minutes",
+        "poll_interval_seconds",
+    }
     schema = params.get_param("input").schema
     assert schema["type"] == "string" and schema["pattern"].startswith("^s3://")
     assert params["options"] == {}
@@ -112,3 +120,20 @@ def test_no_top_level_io():
     assert outcome["errors"] == {}
     assert outcome["dags"] == ["e2e3d_input_watch", "e2e3d_reconstruction"]
     assert outcome["seconds"] < 5, f"parsing the DAG folder took {outcome['seconds']:.1f}s"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow.providers.celery.executors.celery_executor",
+        "airflow.providers.celery.executors.celery_executor_utils",
+        "airflow.providers.fab.auth_manager.fab_auth_manager",
+        "airflow.providers.postgres.hooks.postgres",
+        "airflow.providers.standard.operators.trigger_dagrun",
+        "e2e3d_lib.triggers",
+    ],
+)
+def test_the_locked_set_imports_what_the_roles_load(module):
+    """Every role's entry modules import in the locked environment (the image installs the same set): a
+    dependency that moves out of a provider's range fails here, not at a scheduler's start."""
+    importlib.import_module(module)

@@ -39,15 +39,17 @@ class WaitForReconstructionJobOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         conn = get_connection(self.conn_id)
-        minutes = (context.get("params") or {}).get("wait_timeout_minutes")
+        params = context.get("params") or {}
+        minutes = params.get("wait_timeout_minutes")
         timeout = timedelta(minutes=float(minutes)) if minutes else self.wait_timeout
+        poll_interval = float(params.get("poll_interval_seconds") or self.poll_interval)
         self.log.info("waiting for job %s (timeout %s) in the triggerer", self.job_id, timeout)
         self.defer(
             trigger=ReconstructionJobTrigger(
                 base_url=http_base_url(conn),
                 job_id=str(self.job_id),
                 headers=bearer_headers(conn),
-                poll_interval=self.poll_interval,
+                poll_interval=poll_interval,
                 timeout_s=timeout.total_seconds(),
             ),
             method_name="execute_complete",
