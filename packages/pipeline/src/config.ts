@@ -37,6 +37,8 @@ export interface PipelineConfig {
   upstreamRegistry: string;
   dockerClient: string;
   lab: LabInfo | undefined;
+  /** Build secrets offered to every build (id → file): see buildSecretsFrom(). */
+  buildSecrets: Record<string, string>;
   /** The lock the bases come from: --lock, else the lab's machine-local lock when the lab is up, else docker/images.lock.json. */
   lockFile: string;
 }
@@ -100,6 +102,22 @@ export function readLabInfo(env: NodeJS.ProcessEnv = process.env): LabInfo | und
   };
 }
 
+/** Where the host's CA bundle may be named, most specific first; Debian's system bundle last. */
+const CA_BUNDLE_SOURCES = ["E2E3D_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"] as const;
+export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
+ * The build secrets every build is offered. `ca_bundle`: the CA bundle this machine trusts, so a RUN step that
+ * downloads (pip) works behind a TLS-inspecting proxy; Dockerfiles opt in with `--mount=type=secret,id=ca_bundle`
+ * and it never enters the image or the cache key. E2E3D_CA_BUNDLE= (empty) turns it off.
+ */
+export function buildSecretsFrom(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (env["E2E3D_CA_BUNDLE"] === "") return {};
+  const candidates = [...CA_BUNDLE_SOURCES.map((name) => env[name]), SYSTEM_CA_BUNDLE];
+  const bundle = candidates.find((file): file is string => Boolean(file) && existsSync(file!));
+  return bundle ? { ca_bundle: bundle } : {};
+}
+
 export function parseEngineChoice(value: string | undefined, source: string): EngineChoice {
   const choice = (value ?? "auto").trim().toLowerCase();
   if (!(ENGINE_CHOICES as readonly string[]).includes(choice)) {
@@ -134,6 +152,7 @@ export function loadPipelineConfig(
       ? join(lab.stateDir, "images.lock.json")
       : join(repoRoot, "docker", "images.lock.json");
   return {
+    buildSecrets: buildSecretsFrom(env),
     repoRoot,
     engine,
     privateRegistry,

@@ -91,3 +91,16 @@ describe("tags", () => {
     expect(branchTag("a".repeat(200))).toHaveLength(128);
   });
 });
+
+describe("build secrets", () => {
+  it("offers the host's CA bundle as ca_bundle, most specific source first, and can be turned off", async () => {
+    const { buildSecretsFrom } = await import("../src/config.js");
+    const bundle = join(home, "ca.pem");
+    await writeFile(bundle, "-----BEGIN CERTIFICATE-----\n");
+    expect(buildSecretsFrom({ E2E3D_CA_BUNDLE: bundle, SSL_CERT_FILE: "/nonexistent" })).toEqual({ ca_bundle: bundle });
+    expect(buildSecretsFrom({ SSL_CERT_FILE: "/nonexistent", REQUESTS_CA_BUNDLE: bundle })).toEqual({
+      ca_bundle: bundle,
+    });
+    expect(buildSecretsFrom({ E2E3D_CA_BUNDLE: "" })).toEqual({});
+  });
+});

@@ -15,6 +15,7 @@ import { appendFile, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import {
+  buildSecretsFrom,
   createEngine,
   DEFAULT_DOCKER_CLIENT,
   FIRST_PARTY_IMAGES,
@@ -142,6 +143,7 @@ async function round(n: number): Promise<Round> {
         git: await readGitInfo(log, root, {}),
         log,
         noEngineCache,
+        buildSecrets: buildSecretsFrom(),
       });
       if (report.status !== "passed")
         throw new Error(`round ${n}: build failed: ${JSON.stringify(report.failures, null, 2)}`);

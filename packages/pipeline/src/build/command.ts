@@ -41,7 +41,7 @@ export async function runBuildCommand(
   const credentials = await credentialsFor(config.privateRegistry, env);
   if (credentials) log.secret(credentials.password);
   log.info(
-    `build ${images.map((i) => i.name).join(", ")} → ${config.privateRegistry} (engine ${selection.name}: ${selection.reason}; lock ${config.lockFile}${config.lab ? `; lab ${config.lab.file}` : ""})`,
+    `build ${images.map((i) => i.name).join(", ")} → ${config.privateRegistry} (engine ${selection.name}: ${selection.reason}; lock ${config.lockFile}${config.lab ? `; lab ${config.lab.file}` : ""}${config.buildSecrets["ca_bundle"] ? `; build secret ca_bundle from ${config.buildSecrets["ca_bundle"]}` : ""})`,
   );
   const registry = new ImageRegistry();
   try {
@@ -58,6 +58,7 @@ export async function runBuildCommand(
       log,
       rebuild: options.rebuild,
       noEngineCache: options.noEngineCache,
+      buildSecrets: config.buildSecrets,
     });
     const reportFile = resolve(config.repoRoot, options.report ?? "reports/build.json");
     await writeBuildReport(reportFile, report);

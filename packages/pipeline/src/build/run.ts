@@ -36,6 +36,8 @@ export interface BuildPipelineOptions {
   log: Logger;
   /** Build even when the input-digest tag exists, and report whether the digest came out the same. */
   rebuild?: boolean;
+  /** Build secrets (id → file) offered to every build; see buildSecretsFrom(). */
+  buildSecrets?: Readonly<Record<string, string>>;
   /** Ignore the engine's layer cache (benchmark cold builds). */
   noEngineCache?: boolean;
 }
@@ -270,6 +272,7 @@ async function buildOne(
           publishTo: `${repository}:${inTag}`,
           sourceDateEpoch: await options.git.commitTime(pathsForGit),
           noCache: options.noEngineCache,
+          secrets: options.buildSecrets,
         },
         log,
       );

@@ -6,6 +6,7 @@
 // its digest. Registry auth: withRegistryAuth with a Secret, never a plain string. Cache: the Dockerfiles' own
 // `RUN --mount=type=cache` mounts live in the Dagger engine's cache under dockerBuild; cacheVolume() only applies to
 // containers assembled through the API, which this adapter does not do.
+import { readFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { connection, dag } from "@dagger.io/dagger";
 import { EngineError } from "../errors.js";
@@ -57,13 +58,21 @@ export class DaggerEngine implements Engine {
     const buildArgs = Object.entries(request.buildArgs).map(([name, value]) => ({ name, value }));
     if (request.sourceDateEpoch !== undefined)
       buildArgs.push({ name: "SOURCE_DATE_EPOCH", value: String(request.sourceDateEpoch) });
+    const secrets: [string, string][] = [];
+    for (const [id, file] of Object.entries(request.secrets ?? {})) secrets.push([id, await readFile(file, "utf8")]);
     let published = "";
     log.step(`build ${request.name} with dagger`);
     try {
       await connection(
         async () => {
           const context = dag.host().directory(request.contextDir, { noCache: request.noCache ?? false });
-          let image = context.dockerBuild({ dockerfile: request.dockerfile, buildArgs, target: request.target });
+          let image = context.dockerBuild({
+            dockerfile: request.dockerfile,
+            buildArgs,
+            target: request.target,
+            // Mounted at /run/secrets/<name>: the name given to setSecret is the Dockerfile's secret id.
+            secrets: secrets.map(([id, value]) => dag.setSecret(id, value)),
+          });
           if (this.#credentials) {
             log.secret(this.#credentials.password);
             const secret = dag.setSecret("e2e3d-registry-password", this.#credentials.password);

@@ -76,6 +76,7 @@ export class DockerEngine implements Engine {
     const args = [...base, "build", "--progress=plain", "--file", join(request.contextDir, request.dockerfile)];
     for (const [name, value] of Object.entries(request.buildArgs)) args.push("--build-arg", `${name}=${value}`);
     if (request.sourceDateEpoch !== undefined) args.push("--build-arg", `SOURCE_DATE_EPOCH=${request.sourceDateEpoch}`);
+    for (const [id, file] of Object.entries(request.secrets ?? {})) args.push("--secret", `id=${id},src=${file}`);
     if (request.target) args.push("--target", request.target);
     if (request.noCache) args.push("--no-cache");
     args.push("--tag", request.publishTo, request.contextDir);
@@ -96,7 +97,7 @@ export class DockerEngine implements Engine {
           if (step && !steps.has(step[1]!)) {
             const label = `[${step[2]}] ${step[3]}`;
             steps.set(step[1]!, label);
-            if (label !== lastAnnounced && !/^internal\]/.test(step[2]!)) log.step(`${request.name}: ${label}`);
+            if (label !== lastAnnounced && step[2] !== "internal") log.step(`${request.name}: ${label}`);
             lastAnnounced = label;
           }
           const failed = ERROR_LINE.exec(line);

@@ -17,6 +17,11 @@ export interface BuildRequest {
   publishTo: string;
   /** Seconds since the epoch for reproducible timestamps where the engine honours it. */
   sourceDateEpoch?: number | undefined;
+  /**
+   * Build secrets: id → file on this machine, mounted at /run/secrets/<id> for the RUN steps that ask for them.
+   * Never part of the image or of its cache key (e.g. `ca_bundle`, the host's CA bundle for a TLS-inspecting proxy).
+   */
+  secrets?: Readonly<Record<string, string>> | undefined;
   /** Ignore the engine's layer cache (the benchmark's cold build). */
   noCache?: boolean | undefined;
 }
