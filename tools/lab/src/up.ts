@@ -5,6 +5,7 @@ import { ensureCompose } from "./compose.js";
 import { formatAddress, type LabConfig } from "./config.js";
 import { ensureEngine } from "./engine.js";
 import { LabError } from "./errors.js";
+import { withUpLock } from "./lock.js";
 import { type Log, Progress } from "./progress.js";
 import { ensureRegistries } from "./registries.js";
 import { ensureStandInImages } from "./standins.js";
@@ -18,8 +19,12 @@ export async function labUp(config: LabConfig, write?: Log): Promise<LabState> {
       hint: "set E2E3D_LAB_HOME to a directory you can write",
     });
   });
-  const previous = await readLabStateIfAny(config.stateDir);
   const progress = new Progress(5, write);
+  return withUpLock(config.stateDir, progress.log, () => bringUp(config, progress, started));
+}
+
+async function bringUp(config: LabConfig, progress: Progress, started: number): Promise<LabState> {
+  const previous = await readLabStateIfAny(config.stateDir);
   const log = progress.log;
   const upstream = formatAddress(config.upstream);
   const priv = formatAddress(config.private);
