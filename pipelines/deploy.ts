@@ -25,6 +25,12 @@ const program = new Command("deploy")
   .option("--gateway-port <port>", "host port of the gateway", (v) => Number(v))
   .option("--s3-port <port>", "host port of the S3 API (loopback)", (v) => Number(v))
   .option("--public-url <url>", "the gateway's address as browsers see it")
+  .option("--only <services>", "deploy only these services (comma-separated) and what they depend on", (v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .option("--down", "stop and remove the stack (named volumes are kept)")
   .option("--volumes", "with --down: remove the named volumes too (DATA LOSS)")
   .action(async (opts) => {
@@ -48,6 +54,7 @@ const program = new Command("deploy")
         ...(opts.s3Port ? { objectStore: opts.s3Port } : {}),
       },
       ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+      ...(opts.only ? { only: opts.only } : {}),
     });
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   });

@@ -39,6 +39,8 @@ export interface DeployOptions {
   healthTimeoutFactor?: number;
   /** Smoke retries (attempts × delay bounds how long a check may take to pass). */
   smokeAttempts?: number;
+  /** Deploy only these services and their dependencies (see ModelOptions.only). */
+  only?: string[];
 }
 
 export interface ServiceSummary {
@@ -68,7 +70,8 @@ export function projectFiles(state: ProjectState, project: string): ProjectFiles
 export function urlsOf(model: StackModel): Record<string, string> {
   const urls: Record<string, string> = { gateway: `${model.publicUrl}/` };
   for (const s of model.services) for (const r of s.routes) urls[r.title] = `${model.publicUrl}${r.prefix}`;
-  urls["S3 API"] = `http://127.0.0.1:${model.ports.objectStore}`;
+  if (model.services.some((s) => s.ports.some((p) => p.publish?.host === model.ports.objectStore)))
+    urls["S3 API"] = `http://127.0.0.1:${model.ports.objectStore}`;
   return urls;
 }
 
@@ -116,6 +119,7 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
     ...(options.ports ? { ports: options.ports } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.gatewayBind ? { gatewayBind: options.gatewayBind } : {}),
+    ...(options.only ? { only: options.only } : {}),
   });
   const state = projectState(options.stateDir, options.project);
 

@@ -35,6 +35,13 @@ function judge(
   if (c.status === "exited" || c.status === "dead")
     return { done: true, ok: false, state: `${c.status} (${c.exitCode})`, reason: "the container stopped" };
   if (c.health === "healthy") return { done: true, ok: true, state: "healthy" };
+  if (c.restartCount >= 3)
+    return {
+      done: true,
+      ok: false,
+      state: `crash loop (${c.restartCount} restarts, last exit ${c.exitCode})`,
+      reason: "it keeps exiting",
+    };
   return {
     done: false,
     ok: false,

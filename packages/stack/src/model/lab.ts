@@ -58,6 +58,15 @@ export const LAB_CHANGES: Array<LabDifference & { apply: (s: ServiceSpec) => Ser
     }),
   },
   {
+    service: S.prometheus,
+    what: "prometheus health probed with bash instead of wget",
+    why: "the stand-in is Debian's prometheus package: bash, no wget, and its promtool (2.42) has no `check healthy`",
+    apply: (s) => ({
+      ...s,
+      healthcheck: withTest(s.healthcheck, bashHttpProbe(INTERNAL_PORTS.prometheus, "/prometheus/-/healthy", "200")),
+    }),
+  },
+  {
     service: S.statsdExporter,
     what: "statsd-exporter health probed with bash instead of wget",
     why: "the stand-in is the Go binary on the Debian base: bash, no wget",

@@ -17,6 +17,11 @@ export interface ModelOptions {
   publicUrl?: string;
   /** Where the gateway binds. Production defaults to all interfaces; the lab to loopback (the lab never binds more). */
   gatewayBind?: "loopback" | "all";
+  /**
+   * Deploy only these services and what they depend on (e.g. the infrastructure while first-party images are being
+   * built). The gateway then routes only to what is deployed.
+   */
+  only?: string[];
 }
 
 /** The gpu profile: production, with the GPU image of the reconstruction service and a GPU reservation. */
@@ -52,6 +57,7 @@ export function buildModel(options: ModelOptions): StackModel {
     services = applyGpu(services);
     notes.push("gpu: the reconstruction service runs the reconstruction-gpu image with a GPU reservation");
   }
+  if (options.only) services = withDependencies(services, options.only);
   services = wireGateway(services);
   const volumes = [
     ...new Set(services.flatMap((s) => s.mounts.flatMap((m) => (m.kind === "volume" ? [m.volume] : [])))),
@@ -68,6 +74,24 @@ export function buildModel(options: ModelOptions): StackModel {
   };
   checkModel(model);
   return model;
+}
+
+function withDependencies(services: ServiceSpec[], only: string[]): ServiceSpec[] {
+  const byName = new Map(services.map((s) => [s.name, s]));
+  const unknown = only.filter((n) => !byName.has(n));
+  if (unknown.length > 0) {
+    throw new ModelError(`unknown service(s): ${unknown.join(", ")}`, {
+      hint: `choose from ${services.map((s) => s.name).join(", ")}`,
+    });
+  }
+  const keep = new Set<string>();
+  const visit = (name: string) => {
+    if (keep.has(name)) return;
+    keep.add(name);
+    for (const d of byName.get(name)!.dependsOn) visit(d.service);
+  };
+  for (const name of only) visit(name);
+  return services.filter((s) => keep.has(s.name));
 }
 
 /** The gateway starts once every service it routes to is healthy. */

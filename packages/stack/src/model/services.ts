@@ -398,12 +398,14 @@ export function productionServices(options: CatalogueOptions): ServiceSpec[] {
         { kind: "config", source: "prometheus", target: "/etc/prometheus" },
       ],
       ports: [{ name: "http", container: INTERNAL_PORTS.prometheus }],
+      // The upstream image is busybox-based: wget is there, curl is not.
       healthcheck: health([
         "CMD",
-        "promtool",
-        "check",
-        "healthy",
-        `--url=http://127.0.0.1:${INTERNAL_PORTS.prometheus}/prometheus/`,
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        `http://127.0.0.1:${INTERNAL_PORTS.prometheus}/prometheus/-/healthy`,
       ]),
       dependsOn: [],
       resources: res(1, 1024),

@@ -1,0 +1,171 @@
+// Deploy on the lab, for real: compose, containers, health, smoke, rollback, down. While the first-party images
+// (reconstruction, airflow) and the S3 stand-in are not all available, this suite deploys the part of the lab
+// profile whose images exist (gateway, prometheus, statsd-exporter, redis, postgres) through the same code path;
+// the full-stack run is in fullstack.int.test.ts.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LockFile } from "@e2e3d/oci";
+import { afterAll, describe, expect, it } from "vitest";
+import { projectContainers } from "../src/deploy/docker.js";
+import { projectState, readRecords } from "../src/deploy/state.js";
+import {
+  DeployFailedError,
+  type DeployOptions,
+  deploy,
+  down,
+  PreflightError,
+  silentReporter,
+  terminalReporter,
+} from "../src/index.js";
+import { fakeDigest } from "./fixtures.js";
+import { labImage } from "./lab.js";
+
+const SUBSET = ["gateway", "prometheus", "statsd-exporter", "redis", "postgres"];
+const SOURCES: Record<string, string> = {
+  nginx: "docker.io/library/nginx",
+  prometheus: "docker.io/prom/prometheus",
+  "statsd-exporter": "docker.io/prom/statsd-exporter",
+  redis: "docker.io/library/redis",
+  postgres: "docker.io/library/postgres",
+};
+
+/** A lock of the lab images that exist, and the registry they are in (or why there is none). */
+async function labLock(): Promise<{ lock?: LockFile; registry?: string; reason?: string }> {
+  const images: LockFile["images"] = {};
+  const registries = new Set<string>();
+  for (const [name, source] of Object.entries(SOURCES)) {
+    const found = await labImage(name, source);
+    if (!found.ref) return { reason: found.reason ?? `${name} not found` };
+    const [repo, digest] = found.ref.split("@") as [string, string];
+    registries.add(repo.slice(0, repo.indexOf("/")));
+    images[name] = {
+      source,
+      tag: "lab",
+      digest,
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      platforms: {},
+      resolvedAt: new Date().toISOString(),
+    };
+  }
+  // Before the mirror has run, the images are only in the lab upstream: the test then treats the upstream as the
+  // private registry (a real registry either way; only its role differs).
+  if (registries.size !== 1)
+    return { reason: `the lab images are split across registries ${[...registries].join(", ")}` };
+  return { lock: { version: 1, images }, registry: [...registries][0]! };
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+
+const found = await labLock();
+if (!found.lock) console.warn(`SKIP deploy suite: ${found.reason}`);
+const project = `e2e3d-it-${process.pid}`;
+const stateDir = mkdtempSync(join(tmpdir(), "e2e3d-deploy-it-"));
+const lockPath = join(stateDir, "lock.json");
+const reportPath = join(stateDir, "build.json");
+writeFileSync(reportPath, JSON.stringify({ status: "passed", images: [] }));
+if (found.lock) writeFileSync(lockPath, JSON.stringify(found.lock));
+const ports = { gateway: await freePort(), objectStore: await freePort() };
+
+const options = (lockFile = lockPath): DeployOptions => ({
+  lockFile,
+  buildReport: reportPath,
+  privateRegistry: found.registry ?? "127.0.0.1:5102",
+  profile: "lab",
+  project,
+  stateDir,
+  ports,
+  only: SUBSET,
+  reporter: process.env["E2E3D_TEST_VERBOSE"] ? terminalReporter() : silentReporter,
+  smokeAttempts: 30,
+});
+
+const ids = async () => new Map((await projectContainers(project)).map((c) => [c.service, c.id]));
+
+afterAll(async () => {
+  if (found.lock) await down({ project, stateDir, volumes: true, reporter: silentReporter }).catch(() => undefined);
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe.skipIf(!found.lock)("deploy on the lab", () => {
+  it("reaches healthy and passes its smoke checks", async () => {
+    const summary = await deploy(options());
+    expect(summary.outcome).toBe("deployed");
+    expect(summary.services.map((s) => s.service).sort()).toEqual([...SUBSET].sort());
+    expect(summary.services.every((s) => s.change === "created" && s.state === "healthy")).toBe(true);
+    expect(summary.smoke.map((s) => s.check)).toEqual(
+      expect.arrayContaining(["gateway /prometheus/ → prometheus", "prometheus targets up"]),
+    );
+    expect(summary.smoke.every((s) => s.ok)).toBe(true);
+    expect(summary.urls["Prometheus"]).toBe(`http://localhost:${ports.gateway}/prometheus/`);
+    // Containers are named by compose after the project, never by a fixed name.
+    for (const c of await projectContainers(project)) expect(c.name.startsWith(`${project}-`)).toBe(true);
+    expect(summary.generatedSecrets).toBeGreaterThan(0);
+  });
+
+  it("changes nothing when deployed again unchanged", async () => {
+    const before = await ids();
+    const summary = await deploy(options());
+    expect(summary.outcome).toBe("unchanged");
+    expect(summary.generatedSecrets).toBe(0);
+    expect(await ids()).toEqual(before);
+  });
+
+  it("stops in preflight on a missing digest, before touching the running stack", async () => {
+    const before = await ids();
+    const compose = readFileSync(join(projectState(stateDir, project).currentDir, "compose.yaml"), "utf8");
+    const broken = structuredClone(found.lock!);
+    broken.images["prometheus"]!.digest = fakeDigest("not-mirrored");
+    const brokenPath = join(stateDir, "broken-lock.json");
+    writeFileSync(brokenPath, JSON.stringify(broken));
+    const error = await deploy(options(brokenPath)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PreflightError);
+    const problems = (error as PreflightError).problems;
+    expect(problems.some((p) => p.check === "image" && p.subject.includes("prometheus"))).toBe(true);
+    expect(await ids()).toEqual(before);
+    expect(readFileSync(join(projectState(stateDir, project).currentDir, "compose.yaml"), "utf8")).toBe(compose);
+  });
+
+  it("rolls back to the previous images when a changed service never gets healthy", async () => {
+    // The redis image given to statsd-exporter cannot run the exporter's command: it crash-loops, never healthy.
+    const broken = structuredClone(found.lock!);
+    broken.images["statsd-exporter"] = { ...broken.images["redis"]! };
+    const brokenPath = join(stateDir, "crashing-lock.json");
+    writeFileSync(brokenPath, JSON.stringify(broken));
+    const error = await deploy({ ...options(brokenPath), healthTimeoutFactor: 0.5 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeployFailedError);
+    expect((error as Error).message).toMatch(/rolled back to the deployment of .*healthy again/);
+    expect((error as DeployFailedError).logTail).toMatch(/statsd-exporter: crash loop|statsd-exporter: exited/);
+    const exporter = (await projectContainers(project)).find((c) => c.service === "statsd-exporter")!;
+    expect(exporter.image).toContain(`${SOURCES["statsd-exporter"]}@${found.lock!.images["statsd-exporter"]!.digest}`);
+    expect(exporter.health).toBe("healthy");
+    const outcomes = readRecords(projectState(stateDir, project)).map((r) => r.outcome);
+    expect(outcomes.slice(-2)).toEqual(["failed", "rolled-back-to"]);
+  });
+
+  it("--down removes the containers and keeps the named volumes", async () => {
+    const result = await down({ project, stateDir, volumes: false, reporter: silentReporter });
+    expect(result.removedContainers).toBe(SUBSET.length);
+    expect(await projectContainers(project)).toEqual([]);
+    const volumes = execFileSync("/usr/bin/docker", [
+      "volume",
+      "ls",
+      "-q",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+    ])
+      .toString()
+      .trim()
+      .split("\n");
+    expect(volumes).toContain(`${project}_postgres-data`);
+  });
+});
