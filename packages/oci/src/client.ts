@@ -103,9 +103,12 @@ export class RegistryClient {
   private async fail(
     response: Dispatcher.ResponseData,
     details: OciErrorDetails & { operation: string },
+    readBody = true,
   ): Promise<never> {
     let detail = "";
     try {
+      // A HEAD answer has no body: reading one throws inside undici, outside our promise chain.
+      if (!readBody) throw new Error("no body");
       const text = (await response.body.text()).slice(0, 2000);
       const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
       const first = parsed.errors?.[0];
@@ -154,9 +157,11 @@ export class RegistryClient {
       },
       [pullScope(ref.repository)],
     );
+    if (response.statusCode !== 200 && response.statusCode !== 404) {
+      await this.fail(response, { reference, registry: ref.registry, operation }, false);
+    }
     await response.body.dump();
     if (response.statusCode === 404) return undefined;
-    if (response.statusCode !== 200) await this.fail(response, { reference, registry: ref.registry, operation });
     const digest = header(response.headers, "docker-content-digest");
     const mediaType = normaliseContentType(header(response.headers, "content-type"));
     if (!digest || !mediaType) {
@@ -289,12 +294,11 @@ export class RegistryClient {
       },
       [pullScope(ref.repository)],
     );
+    if (![200, 404, 302, 307].includes(response.statusCode)) {
+      await this.fail(response, { reference, registry: ref.registry, operation, context: { digest } }, false);
+    }
     await response.body.dump();
     if (response.statusCode === 404) return undefined;
-    if (response.statusCode === 307 || response.statusCode === 302)
-      return Number(header(response.headers, "content-length") ?? -1);
-    if (response.statusCode !== 200)
-      await this.fail(response, { reference, registry: ref.registry, operation, context: { digest } });
     return Number(header(response.headers, "content-length") ?? -1);
   }
 
@@ -418,10 +422,11 @@ export class RegistryClient {
   ): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
     const response = await this.startUpload(target, query, [pushScope(target.repository), pullScope(fromRepository)]);
-    await response.body.dump();
-    if (response.statusCode === 201) return { mounted: true };
     const location = header(response.headers, "location");
-    if (response.statusCode === 202 && location) return { mounted: false, location };
+    if (response.statusCode === 201 || (response.statusCode === 202 && location)) {
+      await response.body.dump();
+      return response.statusCode === 201 ? { mounted: true } : { mounted: false, location: location! };
+    }
     return this.fail(response, {
       reference: formatReference(target),
       registry: target.registry,
@@ -640,10 +645,10 @@ export class RegistryClient {
       const body = Buffer.from(await response.body.arrayBuffer());
       return { api: true, referrers: parseManifest(body, MediaType.ociIndex, { reference }).manifests };
     }
-    await response.body.dump();
     if (response.statusCode !== 404 && response.statusCode !== 400 && response.statusCode !== 405) {
       await this.fail(response, { reference, registry: ref.registry, operation });
     }
+    await response.body.dump();
     const tagRef: Reference = { registry: ref.registry, repository: ref.repository, tag: referrersTag(digest) };
     if (!(await this.headManifest(tagRef))) return { api: false, referrers: [] };
     const index = await this.getManifest(tagRef);

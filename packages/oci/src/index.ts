@@ -27,6 +27,7 @@ export {
   platformKey,
   sha256Digest,
 } from "./descriptor.js";
+export { clientFromEnv, formatBytes } from "./env.js";
 export {
   AuthError,
   DigestMismatchError,
