@@ -1,6 +1,7 @@
 // The first-party images: one table, read by pipelines/build.ts and the benchmark. Paths are relative to the
 // repository root; `include` narrows the context (dockerignore-style patterns relative to the context) so unrelated
 // files never reach the engine or the input digest.
+import { BuildInputError } from "../errors.js";
 
 export interface ImageDefinition {
   /** Name in the report and in the registry: <private>/e2e3d/<name>. */
@@ -65,7 +66,9 @@ export function selectImages(
   if (!names || names.length === 0) return [...table];
   const unknown = names.filter((n) => !table.some((image) => image.name === n));
   if (unknown.length > 0) {
-    throw new Error(`unknown image(s) ${unknown.join(", ")}; known: ${table.map((i) => i.name).join(", ")}`);
+    throw new BuildInputError(`unknown image(s) ${unknown.join(", ")}`, {
+      hint: `choose from ${table.map((i) => i.name).join(", ")}`,
+    });
   }
   return table.filter((image) => names.includes(image.name));
 }
