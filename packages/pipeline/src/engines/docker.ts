@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EngineError, ExecError } from "../errors.js";
 import { exec } from "../exec.js";
-import type { Logger } from "../log/logger.js";
+import { formatSeconds, type Logger } from "../log/logger.js";
 import type { RegistryCredentials } from "../registry.js";
 import type { BuildRequest, Engine, PublishedImage } from "./engine.js";
 
@@ -84,7 +84,15 @@ export class DockerEngine implements Engine {
     const steps = new Map<string, string>();
     let failedStep: string | undefined;
     let lastAnnounced: string | undefined;
+    let stepStarted = Date.now();
     log.step(`build ${request.name} with docker (BuildKit)`);
+    // A long step (a dependency install) prints nothing for minutes at info level: say where it is every 30 s.
+    const heartbeat = setInterval(() => {
+      if (lastAnnounced)
+        log.info(
+          `${request.name}: still at ${lastAnnounced.slice(0, 100)} (${formatSeconds(Date.now() - stepStarted)})`,
+        );
+    }, 30_000);
     try {
       await exec(log, this.#client, args, {
         env: {
@@ -99,6 +107,7 @@ export class DockerEngine implements Engine {
             steps.set(step[1]!, label);
             if (label !== lastAnnounced && step[2] !== "internal") log.step(`${request.name}: ${label}`);
             lastAnnounced = label;
+            stepStarted = Date.now();
           }
           const failed = ERROR_LINE.exec(line);
           if (failed) failedStep ??= steps.get(failed[1]!) ?? failed[2];
@@ -106,6 +115,8 @@ export class DockerEngine implements Engine {
       });
     } catch (error) {
       throw asEngineError(error, failedStep ?? "build", `docker build of ${request.name} failed`);
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 }
