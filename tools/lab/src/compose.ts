@@ -20,6 +20,21 @@ export const COMPOSE_MODULE_DIR = resolve(dirname(fileURLToPath(import.meta.url)
 
 /** Where both clients look for CLI plugins (docker/cli's defaults); the lab installs into the first. */
 export const SYSTEM_PLUGIN_DIRS = ["/usr/local/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins"];
+/** Every directory docker/cli searches, in its order (the user's first); a docker-compose in any of them may win. */
+const ALL_PLUGIN_DIRS = () => [
+  join(process.env["HOME"] ?? "/root", ".docker", "cli-plugins"),
+  "/usr/local/lib/docker/cli-plugins",
+  "/usr/local/libexec/docker/cli-plugins",
+  "/usr/lib/docker/cli-plugins",
+  "/usr/libexec/docker/cli-plugins",
+];
+
+/** Other docker-compose plugins on the machine besides `ours`: they could shadow it for one of the clients. */
+export function otherComposePlugins(ours: string): string[] {
+  return ALL_PLUGIN_DIRS()
+    .map((dir) => join(dir, "docker-compose"))
+    .filter((path) => path !== ours && existsSync(path));
+}
 
 export interface ComposeInfo {
   kind: "v2-plugin" | "v1-shim";
@@ -208,6 +223,9 @@ export async function ensureCompose(
   const plugin = join(pluginInstallDir(), "docker-compose");
 
   // Cheap path: the pinned compose already answers for every client.
+  const others = otherComposePlugins(plugin);
+  if (others.length)
+    log(`other docker-compose plugins found (checked below that they do not shadow ${plugin}): ${others.join(", ")}`);
   const current = await Promise.all(clients.map((client) => composeVersionFor(client)));
   if (current.every((version) => version === expected)) {
     const buildSeconds = previousBuildSeconds(stateDir);

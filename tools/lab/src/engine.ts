@@ -86,6 +86,10 @@ export async function ensureEngine(stateDir: string, log: Log): Promise<StepOutc
         hint: "check the docker.io package (dpkg -L docker.io | grep bin/docker)",
       });
     }
+    // On a machine with an init system, installing docker.io may have started the engine already.
+    version = await engineVersion(client);
+  }
+  if (!version && client) {
     const logFile = dockerdLog(stateDir);
     log(`starting dockerd in the background (log: ${logFile})`);
     const pid = startDaemon(
@@ -96,7 +100,8 @@ export async function ensureEngine(stateDir: string, log: Log): Promise<StepOutc
     started = { pid, log: logFile };
     const dockerClient = client;
     version = await waitFor(async () => {
-      if (!processAlive(pid)) return undefined;
+      // An empty answer ends the wait early: the daemon died, no point waiting for the deadline.
+      if (!processAlive(pid)) return "";
       return engineVersion(dockerClient);
     }, 120_000);
     if (!version) {
@@ -110,7 +115,7 @@ export async function ensureEngine(stateDir: string, log: Log): Promise<StepOutc
       );
     }
   }
-  if (!client) throw new EngineUnavailableError("no docker client found");
+  if (!client || !version) throw new EngineUnavailableError("no docker client found or no engine answers");
 
   installed.push(...(await ensurePackages(LAB_PACKAGES, stateDir, log)));
   const buildkit = await clientHasBuildKit(client);
