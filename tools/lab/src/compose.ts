@@ -12,7 +12,7 @@ import { chmod, copyFile, mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensurePackages, isRoot } from "./apt.js";
-import { CommandFailedError, ComposeUnavailableError, tail } from "./errors.js";
+import { CommandFailedError, ComposeUnavailableError, formatError, tail } from "./errors.js";
 import { run, safeRead, which } from "./exec.js";
 import type { Log, StepOutcome } from "./progress.js";
 
@@ -239,27 +239,33 @@ export async function ensureCompose(
   const go = findGo();
   const goVersion = go ? (await run(go, ["env", "GOVERSION"])).stdout.trim().replace(/^go/, "") : undefined;
   const needed = requiredGoVersion();
+  let why = `no Go >= ${needed} here (found ${goVersion ?? "none"})`;
   if (go && goVersion && versionAtLeast(goVersion, needed)) {
-    const built = await buildComposeV2(go, pinned, stateDir, log);
-    const installed = await installPlugin(built.binary);
-    await verifyClients(clients, expected, installed);
-    const buildSeconds = built.cached ? previousBuildSeconds(stateDir) : built.seconds;
-    return {
-      value: {
-        kind: "v2-plugin",
-        version: pinned,
-        plugin: installed,
-        ...(buildSeconds ? { buildSeconds } : {}),
-        notes: V2_NOTES,
-      },
-      changed: true,
-      detail: `${built.cached ? "installed cached" : `built (${built.seconds}s) and installed`} compose ${pinned} as ${installed}`,
-    };
+    try {
+      const built = await buildComposeV2(go, pinned, stateDir, log);
+      const installed = await installPlugin(built.binary);
+      await verifyClients(clients, expected, installed);
+      const buildSeconds = built.cached ? previousBuildSeconds(stateDir) : built.seconds;
+      return {
+        value: {
+          kind: "v2-plugin",
+          version: pinned,
+          plugin: installed,
+          ...(buildSeconds ? { buildSeconds } : {}),
+          notes: V2_NOTES,
+        },
+        changed: true,
+        detail: `${built.cached ? "installed cached" : `built (${built.seconds}s) and installed`} compose ${pinned} as ${installed}`,
+      };
+    } catch (error) {
+      // The build can fail without the proxy or with a broken cache: v1 behind the shim still lets the lab work.
+      if (!(error instanceof CommandFailedError)) throw error;
+      log(formatError(error));
+      why = `building compose ${pinned} failed`;
+    }
   }
 
-  log(
-    `no Go >= ${needed} here (found ${goVersion ?? "none"}): falling back to Debian's docker-compose v1 behind a shim`,
-  );
+  log(`${why}: falling back to Debian's docker-compose v1 behind a shim`);
   await ensurePackages(["docker-compose"], stateDir, log);
   const v1 = (await run("/usr/bin/docker-compose", ["version", "--short"])).stdout.trim();
   const installed = await installPlugin({ script: v1ShimScript(v1) });
@@ -273,7 +279,7 @@ export async function ensureCompose(
     }
   }
   return {
-    value: { kind: "v1-shim", version: v1, plugin: installed, notes: V1_NOTES },
+    value: { kind: "v1-shim", version: v1, plugin: installed, notes: `${V1_NOTES} (why: ${why})` },
     changed: true,
     detail: `docker-compose ${v1} (v1) installed behind the shim ${installed}`,
   };
