@@ -1,0 +1,89 @@
+"""Shared fixtures.
+
+The unit suite needs an S3 server but may not use Docker: it runs moto's S3 server in-process (a real S3
+protocol endpoint over HTTP on loopback, not a mock of our code). The integration suite (marker
+`integration`, E2E3D_TEST_KIND=integration) uses the lab's S3 server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+INTEGRATION = os.environ.get("E2E3D_TEST_KIND") == "integration"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.keywords and not INTEGRATION:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="integration test: needs the lab's S3 server; run with E2E3D_TEST_KIND=integration"
+                )
+            )
+        if "integration" not in item.keywords and INTEGRATION:
+            item.add_marker(
+                pytest.mark.skip(reason="unit test: E2E3D_TEST_KIND=integration runs only the integration suite")
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, str]]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield {"endpoint": f"http://127.0.0.1:{port}", "access_key": "unit-test-access", "secret_key": "unit-test-secret"}
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for the service and its workers (workers inherit it)."""
+    env = {
+        "E2E3D_S3_ENDPOINT": s3_server["endpoint"],
+        "E2E3D_S3_ACCESS_KEY": s3_server["access_key"],
+        "E2E3D_S3_SECRET_KEY": s3_server["secret_key"],
+        "E2E3D_STATE_DIR": str(tmp_path / "state"),
+        "E2E3D_THREADS": "2",
+        "E2E3D_BUCKETS": "unit-input,unit-output",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("PYTHONPATH", str(PACKAGE_DIR / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return env
+
+
+@pytest.fixture
+def s3_client(s3_server: dict[str, str]):
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_server["endpoint"],
+        aws_access_key_id=s3_server["access_key"],
+        aws_secret_access_key=s3_server["secret_key"],
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def python() -> str:
+    return sys.executable
