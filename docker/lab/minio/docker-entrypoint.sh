@@ -49,5 +49,8 @@ file_env MINIO_ROOT_PASSWORD
 export ROOT_ACCESS_KEY="$MINIO_ROOT_USER" ROOT_SECRET_KEY="$MINIO_ROOT_PASSWORD"
 unset MINIO_ROOT_USER MINIO_ROOT_PASSWORD
 export VGW_HEALTH=/minio/health/live
+# With its internal IAM service on (no users in it: the root account comes from the environment), an unknown access
+# key is answered like AWS and MinIO do (403 InvalidAccessKeyId); without it versitygw answers 404 XAdminUserNotFound.
+export VGW_IAM_DIR="${VGW_IAM_DIR:-/var/lib/versitygw/iam}"
 export VGW_REGION="${MINIO_REGION:-us-east-1}"
 exec versitygw --port "$address" posix "$data"

@@ -21,6 +21,8 @@ export interface GoSource {
   version: string;
   /** Name of the built binary; the Dockerfile copies it from its build context. */
   binary: string;
+  /** Extra -ldflags (e.g. the version the binary reports about itself; `go install` does not stamp it). */
+  ldflags?: string;
 }
 
 export interface StandIn {
@@ -91,6 +93,7 @@ export const STAND_INS: readonly StandIn[] = [
       installPath: "github.com/prometheus/statsd_exporter",
       version: STATSD_EXPORTER_VERSION,
       binary: "statsd_exporter",
+      ldflags: `-X github.com/prometheus/common/version.Version=${STATSD_EXPORTER_VERSION.slice(1)}`,
     },
     tag: STATSD_EXPORTER_VERSION,
     tagFor: (v) => v,

@@ -1,6 +1,7 @@
 // Builds the stand-ins Debian does not package (statsd_exporter, versitygw) from the Go module proxy: a pinned
 // module version, static (CGO off), with GOPATH/GOCACHE/GOMODCACHE under <stateDir>/go so a rebuild is cached
 // and a built version is never built again.
+import { createHash } from "node:crypto";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import type { GoSource } from "./catalog.js";
@@ -51,7 +52,10 @@ export interface GoBuildOptions {
 /** Returns the path of the built binary; builds it only when this module version was never built here. */
 export async function buildGoBinary(source: GoSource, options: GoBuildOptions): Promise<string> {
   const goRoot = join(options.stateDir, "go");
-  const binDir = join(goRoot, "bin", `${source.binary}@${source.version}`);
+  // One directory per module version and flags: a built binary is reused, never rebuilt.
+  const flags = ["-s -w", source.ldflags ?? ""].join(" ").trim();
+  const flagsKey = createHash("sha256").update(flags).digest("hex").slice(0, 12);
+  const binDir = join(goRoot, "bin", `${source.binary}@${source.version}-${flagsKey}`);
   const binary = join(binDir, source.binary);
   try {
     if ((await stat(binary)).size > 0) return binary;
@@ -72,7 +76,7 @@ export async function buildGoBinary(source: GoSource, options: GoBuildOptions): 
     GOFLAGS: "-trimpath -buildvcs=false",
     GOTOOLCHAIN: "auto",
   };
-  const result = await runCommand(go, ["install", "-ldflags=-s -w", `${source.installPath}@${source.version}`], {
+  const result = await runCommand(go, ["install", `-ldflags=${flags}`, `${source.installPath}@${source.version}`], {
     env,
     logFile: options.logFile,
   });

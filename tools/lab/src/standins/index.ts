@@ -78,7 +78,14 @@ async function plan(ctx: StandInContext, standIn: StandIn, version: string, base
     );
   }
   const contextDir = join(STAND_IN_DOCKERFILES, standIn.directory);
-  const inputHash = await computeInputHash({ name: standIn.name, contextDir, baseKey, version, tag });
+  const inputHash = await computeInputHash({
+    name: standIn.name,
+    contextDir,
+    baseKey,
+    version,
+    tag,
+    source: standIn.source,
+  });
   return { standIn, version, tag, reference: `${ctx.upstream}/${standIn.repository}:${tag}`, inputHash };
 }
 

@@ -28,6 +28,8 @@ export interface InputHashParts {
   baseKey: string;
   /** The exact version that goes in (Debian version or Go module version). */
   version: string;
+  /** How it is built where that is not in the context (Go module, package and flags). */
+  source: unknown;
   tag: string;
 }
 
