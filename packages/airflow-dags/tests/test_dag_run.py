@@ -105,3 +105,48 @@ def test_an_empty_input_fails_validation_and_submits_nothing(reconstruction_dag,
 
 def test_no_env_leaks_between_tests():
     assert "AIRFLOW_CONN_E2E3D_OBJECT_STORE" not in os.environ
+
+
+@pytest.fixture(scope="module")
+def watch_dag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PACKAGE_DIR / "dags")).dags["e2e3d_input_watch"]
+
+
+def test_the_watcher_triggers_each_ready_set_once(watch_dag, connections, s3_server, bucket, monkeypatch):
+    from airflow.models.dagrun import DagRun
+
+    client = s3_server.client()
+    for name in ("chair", "table"):
+        put(client, bucket, f"incoming/{name}/img_0.jpg")
+        put(client, bucket, f"incoming/{name}/_READY", b"")
+    monkeypatch.setenv("AIRFLOW_VAR_E2E3D_WATCH_INPUT", f"s3://{bucket}/incoming")
+    monkeypatch.setenv("AIRFLOW_VAR_E2E3D_WATCH_OUTPUT", f"s3://{bucket}/results")
+
+    def triggered() -> dict[str, dict]:
+        return {r.run_id: r.conf for r in DagRun.find(dag_id="e2e3d_reconstruction") if bucket in r.run_id}
+
+    first = watch_dag.test()
+    assert str(first.state) == "success", states(first)
+    runs = triggered()
+    assert sorted(conf["input"] for conf in runs.values()) == [
+        f"s3://{bucket}/incoming/chair/",
+        f"s3://{bucket}/incoming/table/",
+    ]
+    assert {conf["output"] for conf in runs.values()} == {
+        f"s3://{bucket}/results/chair/",
+        f"s3://{bucket}/results/table/",
+    }
+
+    second = watch_dag.test()
+    assert str(second.state) == "success", states(second)
+    mapped = [ti for ti in second.get_task_instances() if ti.task_id == "trigger_reconstruction"]
+    assert sorted(str(ti.state) for ti in mapped) == ["skipped", "skipped"]  # already triggered: no-ops
+    assert triggered() == runs
+
+
+def test_the_watcher_fails_loudly_without_its_variables(watch_dag, connections, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_E2E3D_WATCH_INPUT", raising=False)
+    run = watch_dag.test()
+    assert states(run)["find_ready_image_sets"] == ("failed", 1)
