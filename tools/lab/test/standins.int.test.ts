@@ -22,7 +22,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { loadConfig, PREFERRED_DOCKER_CLIENT } from "../src/config.js";
 import { runCommand } from "../src/standins/exec.js";
 import { ensureStandIns, type StandInResult } from "../src/standins/index.js";
@@ -111,18 +111,11 @@ async function runsAs(id: string): Promise<{ uid: number; configured: string }> 
   return { uid: uid ? Number(uid[1]) : -1, configured };
 }
 
-async function expectUser(id: string, uid: number) {
-  const user = await runsAs(id);
-  expect(user.uid).toBe(uid);
-  expect(user.configured).toBe(`${uid}:${uid}`);
-}
-
-/** Runs a container that must refuse to start; returns its output. */
-async function expectRefusal(name: string, env: Record<string, string> = {}): Promise<string> {
+/** Runs a container that must refuse to start; returns its exit code and output. */
+async function refusal(name: string, env: Record<string, string> = {}) {
   const args = ["run", "--rm", ...Object.keys(env).flatMap((k) => ["-e", k]), image(name)];
   const result = await runCommand(docker, args, { env: { ...process.env, ...env } });
-  expect(result.code).not.toBe(0);
-  return result.outputTail;
+  return { code: result.code, output: result.outputTail };
 }
 
 const secret = () => randomBytes(12).toString("hex");
@@ -158,183 +151,203 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-describe("redis stand-in", () => {
-  it("becomes healthy, answers PING over TCP and runs as redis (999)", async () => {
-    const id = await start("redis", { ports: ["6379"] });
-    await waitHealthy(id);
-    const port = await hostPort(id, "6379/tcp");
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
-      socket.setTimeout(5_000, () => socket.destroy(new Error("no reply from redis within 5s")));
-      socket.once("data", (data) => {
-        resolve(data.toString());
-        socket.end();
-      });
-      socket.once("error", reject);
-    });
-    expect(reply).toBe("+PONG\r\n");
-    await expectUser(id, 999);
-  });
-});
-
-describe("postgres stand-in", () => {
-  it("refuses to start without a password", async () => {
-    expect(await expectRefusal("postgres")).toContain("POSTGRES_PASSWORD is not set");
-  });
-
-  it("initialises with POSTGRES_USER/PASSWORD/DB, accepts them, rejects a wrong password, runs as postgres (999)", async () => {
-    const password = secret();
-    const id = await start("postgres", {
-      env: { POSTGRES_USER: "e2e3d", POSTGRES_PASSWORD: password, POSTGRES_DB: "e2e3d_meta" },
-      ports: ["5432"],
-    });
-    await waitHealthy(id);
-    // Over TCP, so the scram-sha-256 rule applies (the socket is trusted inside the container, as in the official image).
-    const query = [
-      "psql",
-      "-h",
-      "127.0.0.1",
-      "-U",
-      "e2e3d",
-      "-d",
-      "e2e3d_meta",
-      "-tAc",
-      "select current_user, current_database()",
-    ];
-    const ok = await exec(id, query, { PGPASSWORD: password });
-    expect(ok.code, ok.outputTail).toBe(0);
-    expect(ok.stdout.trim()).toBe("e2e3d|e2e3d_meta");
-    const wrong = await exec(id, query, { PGPASSWORD: `${password}x` });
-    expect(wrong.code).not.toBe(0);
-    expect(wrong.outputTail).toContain('password authentication failed for user "e2e3d"');
-    await expectUser(id, 999);
-  });
-});
-
-describe("nginx stand-in", () => {
-  it("serves a mounted conf.d server, passes nginx -t, runs as nginx (101)", async () => {
-    const conf = join(scratch, "e2e3d.conf");
-    await writeFile(conf, 'server {\n  listen 8081;\n  location / {\n    return 200 "e2e3d-lab\\n";\n  }\n}\n');
-    await chmod(conf, 0o644);
-    const id = await start("nginx", { ports: ["80", "8081"], mounts: [`${conf}:/etc/nginx/conf.d/e2e3d.conf:ro`] });
-    await waitHealthy(id);
-    const test = await exec(id, ["nginx", "-t"]);
-    expect(test.code, test.outputTail).toBe(0);
-    expect(test.outputTail).toContain("test is successful");
-    const response = await fetch(`http://127.0.0.1:${await hostPort(id, "8081/tcp")}/`);
-    expect(response.status).toBe(200);
-    expect(await response.text()).toBe("e2e3d-lab\n");
-    expect((await fetch(`http://127.0.0.1:${await hostPort(id, "80/tcp")}/`)).status).toBe(200);
-    await expectUser(id, 101);
-  });
-});
-
-describe("prometheus stand-in", () => {
-  it("runs a mounted prometheus.yml that promtool accepts, runs as nobody (65534)", async () => {
-    const conf = join(scratch, "prometheus.yml");
-    await writeFile(
-      conf,
-      "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: e2e3d-lab-test\n    static_configs:\n      - targets: ['127.0.0.1:9090']\n",
-    );
-    await chmod(conf, 0o644);
-    const id = await start("prometheus", { ports: ["9090"], mounts: [`${conf}:/etc/prometheus/prometheus.yml:ro`] });
-    await waitHealthy(id);
-    const check = await exec(id, ["promtool", "check", "config", "/etc/prometheus/prometheus.yml"]);
-    expect(check.code, check.outputTail).toBe(0);
-    expect(check.outputTail).toContain("SUCCESS");
-    const port = await hostPort(id, "9090/tcp");
-    expect((await fetch(`http://127.0.0.1:${port}/-/ready`)).status).toBe(200);
-    const loaded = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status/config`)).json()) as {
-      data: { yaml: string };
-    };
-    expect(loaded.data.yaml).toContain("job_name: e2e3d-lab-test");
-    await expectUser(id, 65534);
-  });
-});
-
-describe("statsd-exporter stand-in", () => {
-  it("turns a statsd counter received over UDP into a Prometheus metric, runs as nobody (65534)", async () => {
-    const id = await start("statsd-exporter", { ports: ["9102", "9125/udp"] });
-    await waitHealthy(id);
-    const udpPort = await hostPort(id, "9125/udp");
-    const metricsUrl = `http://127.0.0.1:${await hostPort(id, "9102/tcp")}/metrics`;
-    const deadline = Date.now() + 30_000;
-    let metrics = "";
-    // UDP may be dropped: send again until the exporter shows the counter, up to a deadline.
-    while (!/^e2e3d_lab_test [1-9]\d*$/m.test(metrics)) {
-      if (Date.now() > deadline) throw new Error(`statsd counter never appeared in ${metricsUrl}`);
-      await new Promise<void>((resolve, reject) => {
-        const socket = createSocket("udp4");
-        socket.send("e2e3d_lab_test:1|c", udpPort, "127.0.0.1", (err) => {
-          socket.close();
-          if (err) reject(err);
-          else resolve();
+// The containers are independent: run them side by side (each test waits on its own container's health).
+describe.concurrent("lab stand-ins", () => {
+  describe("redis stand-in", () => {
+    it("becomes healthy, answers PING over TCP and runs as redis (999)", async ({ expect }) => {
+      const id = await start("redis", { ports: ["6379"] });
+      await waitHealthy(id);
+      const port = await hostPort(id, "6379/tcp");
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
+        socket.setTimeout(5_000, () => socket.destroy(new Error("no reply from redis within 5s")));
+        socket.once("data", (data) => {
+          resolve(data.toString());
+          socket.end();
         });
+        socket.once("error", reject);
       });
-      metrics = await (await fetch(metricsUrl)).text();
-      await new Promise((resolve) => setTimeout(resolve, 200)); // poll interval
-    }
-    await expectUser(id, 65534);
-  });
-});
-
-describe("S3 stand-in (versitygw for minio)", () => {
-  it("refuses to start without credentials", async () => {
-    expect(await expectRefusal("minio")).toContain("MINIO_ROOT_USER is not set");
-    expect(await expectRefusal("minio", { MINIO_ROOT_USER: "e2e3d-lab" })).toContain("MINIO_ROOT_PASSWORD is not set");
-  });
-
-  it("rejects wrong keys; with the right ones: bucket, put, get, list, multipart, delete; runs as 1000", async () => {
-    const accessKeyId = `lab${secret().slice(0, 8)}`;
-    const secretAccessKey = secret();
-    const id = await start("minio", {
-      env: { MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey },
-      ports: ["9000"],
-      command: ["server", "/data", "--console-address", ":9001"],
+      expect(reply).toBe("+PONG\r\n");
+      expect(await runsAs(id)).toEqual({ uid: 999, configured: "999:999" });
     });
-    await waitHealthy(id);
-    const endpoint = `http://127.0.0.1:${await hostPort(id, "9000/tcp")}`;
-    const client = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
-      new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials, maxAttempts: 1 });
+  });
 
-    await expect(
-      client({ accessKeyId: "wrong-key", secretAccessKey }).send(new ListBucketsCommand({})),
-    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 }, name: "InvalidAccessKeyId" });
-    await expect(
-      client({ accessKeyId, secretAccessKey: `${secretAccessKey}x` }).send(new ListBucketsCommand({})),
-    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 }, name: "SignatureDoesNotMatch" });
+  describe("postgres stand-in", () => {
+    it("refuses to start without a password", async ({ expect }) => {
+      const refused = await refusal("postgres");
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toContain("POSTGRES_PASSWORD is not set");
+    });
 
-    const s3 = client({ accessKeyId, secretAccessKey });
-    const Bucket = "e2e3d-lab-test";
-    await s3.send(new CreateBucketCommand({ Bucket }));
-    await s3.send(new HeadBucketCommand({ Bucket }));
-    await s3.send(new PutObjectCommand({ Bucket, Key: "in/hello.txt", Body: "hello lab" }));
-    const got = await s3.send(new GetObjectCommand({ Bucket, Key: "in/hello.txt" }));
-    expect(await got.Body?.transformToString()).toBe("hello lab");
+    it("initialises with POSTGRES_USER/PASSWORD/DB, accepts them, rejects a wrong password, runs as postgres (999)", async ({
+      expect,
+    }) => {
+      const password = secret();
+      const id = await start("postgres", {
+        env: { POSTGRES_USER: "e2e3d", POSTGRES_PASSWORD: password, POSTGRES_DB: "e2e3d_meta" },
+        ports: ["5432"],
+      });
+      await waitHealthy(id);
+      // Over TCP, so the scram-sha-256 rule applies (the socket is trusted inside the container, as in the official image).
+      const query = [
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "e2e3d",
+        "-d",
+        "e2e3d_meta",
+        "-tAc",
+        "select current_user, current_database()",
+      ];
+      const ok = await exec(id, query, { PGPASSWORD: password });
+      expect(ok.code, ok.outputTail).toBe(0);
+      expect(ok.stdout.trim()).toBe("e2e3d|e2e3d_meta");
+      const wrong = await exec(id, query, { PGPASSWORD: `${password}x` });
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.outputTail).toContain('password authentication failed for user "e2e3d"');
+      expect(await runsAs(id)).toEqual({ uid: 999, configured: "999:999" });
+    });
+  });
 
-    // Multipart, as boto3 and the JS SDK do for larger files: parts of 5 MiB (S3's minimum) and a tail.
-    const Key = "out/mesh.bin";
-    const parts = [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.alloc(1234, 2)];
-    const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
-    const etags = [];
-    for (const [index, Body] of parts.entries()) {
-      const part = await s3.send(
-        new UploadPartCommand({ Bucket, Key, UploadId: upload.UploadId, PartNumber: index + 1, Body }),
+  describe("nginx stand-in", () => {
+    it("serves a mounted conf.d server, passes nginx -t, runs as nginx (101)", async ({ expect }) => {
+      const conf = join(scratch, "e2e3d.conf");
+      await writeFile(conf, 'server {\n  listen 8081;\n  location / {\n    return 200 "e2e3d-lab\\n";\n  }\n}\n');
+      await chmod(conf, 0o644);
+      const id = await start("nginx", { ports: ["80", "8081"], mounts: [`${conf}:/etc/nginx/conf.d/e2e3d.conf:ro`] });
+      await waitHealthy(id);
+      const test = await exec(id, ["nginx", "-t"]);
+      expect(test.code, test.outputTail).toBe(0);
+      expect(test.outputTail).toContain("test is successful");
+      const response = await fetch(`http://127.0.0.1:${await hostPort(id, "8081/tcp")}/`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("e2e3d-lab\n");
+      expect((await fetch(`http://127.0.0.1:${await hostPort(id, "80/tcp")}/`)).status).toBe(200);
+      expect(await runsAs(id)).toEqual({ uid: 101, configured: "101:101" });
+    });
+  });
+
+  describe("prometheus stand-in", () => {
+    it("runs a mounted prometheus.yml that promtool accepts, runs as nobody (65534)", async ({ expect }) => {
+      const conf = join(scratch, "prometheus.yml");
+      await writeFile(
+        conf,
+        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: e2e3d-lab-test\n    static_configs:\n      - targets: ['127.0.0.1:9090']\n",
       );
-      etags.push({ ETag: part.ETag, PartNumber: index + 1 });
-    }
-    await s3.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: upload.UploadId, MultipartUpload: { Parts: etags } }),
-    );
-    const head = await s3.send(new HeadObjectCommand({ Bucket, Key }));
-    expect(head.ContentLength).toBe(5 * 1024 * 1024 + 1234);
+      await chmod(conf, 0o644);
+      const id = await start("prometheus", { ports: ["9090"], mounts: [`${conf}:/etc/prometheus/prometheus.yml:ro`] });
+      await waitHealthy(id);
+      const check = await exec(id, ["promtool", "check", "config", "/etc/prometheus/prometheus.yml"]);
+      expect(check.code, check.outputTail).toBe(0);
+      expect(check.outputTail).toContain("SUCCESS");
+      const port = await hostPort(id, "9090/tcp");
+      expect((await fetch(`http://127.0.0.1:${port}/-/ready`)).status).toBe(200);
+      const loaded = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status/config`)).json()) as {
+        data: { yaml: string };
+      };
+      expect(loaded.data.yaml).toContain("job_name: e2e3d-lab-test");
+      expect(await runsAs(id)).toEqual({ uid: 65534, configured: "65534:65534" });
+    });
+  });
 
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket }));
-    expect(listed.Contents?.map((o) => o.Key).sort()).toEqual(["in/hello.txt", "out/mesh.bin"]);
-    await s3.send(new DeleteObjectCommand({ Bucket, Key: "in/hello.txt" }));
-    const after = await s3.send(new ListObjectsV2Command({ Bucket }));
-    expect(after.Contents?.map((o) => o.Key)).toEqual(["out/mesh.bin"]);
-    s3.destroy();
-    await expectUser(id, 1000);
+  describe("statsd-exporter stand-in", () => {
+    it("turns a statsd counter received over UDP into a Prometheus metric, runs as nobody (65534)", async ({
+      expect,
+    }) => {
+      const id = await start("statsd-exporter", { ports: ["9102", "9125/udp"] });
+      await waitHealthy(id);
+      const udpPort = await hostPort(id, "9125/udp");
+      const metricsUrl = `http://127.0.0.1:${await hostPort(id, "9102/tcp")}/metrics`;
+      const deadline = Date.now() + 30_000;
+      let metrics = "";
+      // UDP may be dropped: send again until the exporter shows the counter, up to a deadline.
+      while (!/^e2e3d_lab_test [1-9]\d*$/m.test(metrics)) {
+        if (Date.now() > deadline) throw new Error(`statsd counter never appeared in ${metricsUrl}`);
+        await new Promise<void>((resolve, reject) => {
+          const socket = createSocket("udp4");
+          socket.send("e2e3d_lab_test:1|c", udpPort, "127.0.0.1", (err) => {
+            socket.close();
+            if (err) reject(err);
+            else resolve();
+          });
+        });
+        metrics = await (await fetch(metricsUrl)).text();
+        await new Promise((resolve) => setTimeout(resolve, 200)); // poll interval
+      }
+      expect(await runsAs(id)).toEqual({ uid: 65534, configured: "65534:65534" });
+    });
+  });
+
+  describe("S3 stand-in (versitygw for minio)", () => {
+    it("refuses to start without credentials", async ({ expect }) => {
+      const noUser = await refusal("minio");
+      expect(noUser.code).not.toBe(0);
+      expect(noUser.output).toContain("MINIO_ROOT_USER is not set");
+      const noPassword = await refusal("minio", { MINIO_ROOT_USER: "e2e3d-lab" });
+      expect(noPassword.code).not.toBe(0);
+      expect(noPassword.output).toContain("MINIO_ROOT_PASSWORD is not set");
+    });
+
+    it("rejects wrong keys; with the right ones: bucket, put, get, list, multipart, delete; runs as 1000", async ({
+      expect,
+    }) => {
+      const accessKeyId = `lab${secret().slice(0, 8)}`;
+      const secretAccessKey = secret();
+      const id = await start("minio", {
+        env: { MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey },
+        ports: ["9000"],
+        command: ["server", "/data", "--console-address", ":9001"],
+      });
+      await waitHealthy(id);
+      const endpoint = `http://127.0.0.1:${await hostPort(id, "9000/tcp")}`;
+      const client = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+        new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials, maxAttempts: 1 });
+
+      await expect(
+        client({ accessKeyId: "wrong-key", secretAccessKey }).send(new ListBucketsCommand({})),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 }, name: "InvalidAccessKeyId" });
+      await expect(
+        client({ accessKeyId, secretAccessKey: `${secretAccessKey}x` }).send(new ListBucketsCommand({})),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 }, name: "SignatureDoesNotMatch" });
+
+      const s3 = client({ accessKeyId, secretAccessKey });
+      const Bucket = "e2e3d-lab-test";
+      await s3.send(new CreateBucketCommand({ Bucket }));
+      await s3.send(new HeadBucketCommand({ Bucket }));
+      await s3.send(new PutObjectCommand({ Bucket, Key: "in/hello.txt", Body: "hello lab" }));
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key: "in/hello.txt" }));
+      expect(await got.Body?.transformToString()).toBe("hello lab");
+
+      // Multipart, as boto3 and the JS SDK do for larger files: parts of 5 MiB (S3's minimum) and a tail.
+      const Key = "out/mesh.bin";
+      const parts = [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.alloc(1234, 2)];
+      const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+      const etags = [];
+      for (const [index, Body] of parts.entries()) {
+        const part = await s3.send(
+          new UploadPartCommand({ Bucket, Key, UploadId: upload.UploadId, PartNumber: index + 1, Body }),
+        );
+        etags.push({ ETag: part.ETag, PartNumber: index + 1 });
+      }
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId: upload.UploadId,
+          MultipartUpload: { Parts: etags },
+        }),
+      );
+      const head = await s3.send(new HeadObjectCommand({ Bucket, Key }));
+      expect(head.ContentLength).toBe(5 * 1024 * 1024 + 1234);
+
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket }));
+      expect(listed.Contents?.map((o) => o.Key).sort()).toEqual(["in/hello.txt", "out/mesh.bin"]);
+      await s3.send(new DeleteObjectCommand({ Bucket, Key: "in/hello.txt" }));
+      const after = await s3.send(new ListObjectsV2Command({ Bucket }));
+      expect(after.Contents?.map((o) => o.Key)).toEqual(["out/mesh.bin"]);
+      s3.destroy();
+      expect(await runsAs(id)).toEqual({ uid: 1000, configured: "1000:1000" });
+    });
   });
 });
