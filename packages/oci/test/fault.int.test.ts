@@ -10,12 +10,13 @@ import { parseReference } from "../src/reference.js";
 import type { RetryEvent } from "../src/transport.js";
 import { pushImage } from "./support/images.js";
 import { type FaultProxy, firstN, startFaultProxy } from "./support/proxy.js";
-import { type TestRegistry, registryAvailable, startRegistry } from "./support/registry.js";
+import { registryAvailable, startRegistry, type TestRegistry } from "./support/registry.js";
 
 const available = registryAvailable();
 if (!available.ok) console.warn(`skipping fault integration tests: ${available.reason}`);
 
-const isBlobGet = (digest: string) => (req: { method?: string; url?: string }) => req.method === "GET" && (req.url ?? "").includes(`/blobs/${digest}`);
+const isBlobGet = (digest: string) => (req: { method?: string; url?: string }) =>
+  req.method === "GET" && (req.url ?? "").includes(`/blobs/${digest}`);
 
 describe.skipIf(!available.ok)("transport faults through a loopback proxy", () => {
   let src: TestRegistry;
@@ -27,13 +28,19 @@ describe.skipIf(!available.ok)("transport faults through a loopback proxy", () =
   let imageDigest = "";
 
   const client = (retries: RetryEvent[] = [], maxRetries = 5) =>
-    new RegistryClient({ credentials: async () => undefined, maxRetries, baseDelayMs: 20, onRetry: (e) => retries.push(e) });
+    new RegistryClient({
+      credentials: async () => undefined,
+      maxRetries,
+      baseDelayMs: 20,
+      onRetry: (e) => retries.push(e),
+    });
 
   beforeAll(async () => {
     [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
     proxy = await startFaultProxy(src.host);
     seed = client();
-    imageDigest = (await pushImage(seed, `${src.host}/fault/app`, { layers: [layer, 1000], tag: "f1" })).descriptor.digest;
+    imageDigest = (await pushImage(seed, `${src.host}/fault/app`, { layers: [layer, 1000], tag: "f1" })).descriptor
+      .digest;
   });
   afterAll(async () => {
     await seed?.close();
@@ -45,7 +52,9 @@ describe.skipIf(!available.ok)("transport faults through a loopback proxy", () =
     proxy.setRule(firstN(1, isBlobGet(layerDigest), { kind: "flip-byte" }));
     const c = client();
     try {
-      await expect(copyImage(c, `${proxy.host}/fault/app:f1`, `${dst.host}/flip/app:f1`)).rejects.toBeInstanceOf(DigestMismatchError);
+      await expect(copyImage(c, `${proxy.host}/fault/app:f1`, `${dst.host}/flip/app:f1`)).rejects.toBeInstanceOf(
+        DigestMismatchError,
+      );
       expect(await c.headManifest(parseReference(`${dst.host}/flip/app:f1`))).toBeUndefined();
       expect(await c.headBlob(parseReference(`${dst.host}/flip/app`), layerDigest)).toBeUndefined();
     } finally {
@@ -54,10 +63,14 @@ describe.skipIf(!available.ok)("transport faults through a loopback proxy", () =
   });
 
   it("detects a flipped byte in a manifest", async () => {
-    proxy.setRule(firstN(1, (req) => req.method === "GET" && (req.url ?? "").includes("/manifests/"), { kind: "flip-byte" }));
+    proxy.setRule(
+      firstN(1, (req) => req.method === "GET" && (req.url ?? "").includes("/manifests/"), { kind: "flip-byte" }),
+    );
     const c = client();
     try {
-      await expect(c.getManifest(parseReference(`${proxy.host}/fault/app@${imageDigest}`))).rejects.toBeInstanceOf(DigestMismatchError);
+      await expect(c.getManifest(parseReference(`${proxy.host}/fault/app@${imageDigest}`))).rejects.toBeInstanceOf(
+        DigestMismatchError,
+      );
     } finally {
       await c.close();
     }
@@ -105,7 +118,9 @@ describe.skipIf(!available.ok)("transport faults through a loopback proxy", () =
     proxy.setRule((req) => ((req.url ?? "").includes("/manifests/") ? { kind: "status", status: 503 } : undefined));
     const c = client([], 2);
     try {
-      const error = await copyImage(c, `${proxy.host}/fault/app:f1`, `${dst.host}/never/app:f1`).catch((e: unknown) => e);
+      const error = await copyImage(c, `${proxy.host}/fault/app:f1`, `${dst.host}/never/app:f1`).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(RegistryHttpError);
       expect(error).toMatchObject({ status: 503, registry: proxy.host, operation: "HEAD manifest" });
       expect((error as RegistryHttpError).reference).toContain("fault/app:f1");

@@ -47,7 +47,7 @@ export async function readImagesFile(path: string): Promise<ImagesFile> {
   if (!parsed.success) {
     throw new LockFileError(`images file ${path} is malformed: ${describeIssues(parsed.error)}`, {
       context: { file: path },
-      hint: "each image needs name, source (a repository), tag (not latest) and optional platforms; the file needs version: 1",
+      hint: 'each image needs name, source (a repository), tag (not latest; quote numeric tags: tag: "16") and optional platforms; the file needs version: 1',
     });
   }
   const seen = new Set<string>();

@@ -56,7 +56,10 @@ export async function resolveImage(
       if (child.platform && child.platform.os !== "unknown") available.set(platformKey(child.platform), child.digest);
     }
     for (const wanted of spec.platforms) {
-      const digest = available.get(wanted);
+      // An os/arch without a variant matches that arch's entry with a variant (linux/arm64 is linux/arm64/v8).
+      const digest =
+        available.get(wanted) ??
+        [...available.entries()].find(([key]) => wanted.split("/").length === 2 && key.startsWith(`${wanted}/`))?.[1];
       if (!digest) {
         throw new LockFileError(
           `${spec.name}: ${spec.source}:${spec.tag} has no ${wanted} image (it has ${[...available.keys()].join(", ") || "none"})`,

@@ -1,13 +1,15 @@
 // A loopback HTTP proxy in front of a real registry that counts requests and injects faults: a status answer
 // (429 with Retry-After, 503), a flipped byte in a response body, or a connection dropped half-way through a body.
 // It is a test double for the network only; the registry behind it is real.
-import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from "node:http";
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type Fault =
   | { kind: "status"; status: number; headers?: Record<string, string> }
   | { kind: "flip-byte" }
-  | { kind: "drop-after"; bytes: number };
+  | { kind: "drop-after"; bytes: number }
+  /** Never answer (until the proxy stops): freezes a copy at a known point. */
+  | { kind: "stall" };
 
 /** Decides per request; return undefined to pass it through untouched. */
 export type FaultRule = (req: IncomingMessage) => Fault | undefined;
@@ -39,6 +41,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     log.push(`${req.method} ${req.url}`);
     const fault = rule?.(req);
+    if (fault?.kind === "stall") {
+      req.resume();
+      return;
+    }
     if (fault?.kind === "status") {
       req.resume();
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
