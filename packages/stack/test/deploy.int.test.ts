@@ -141,6 +141,7 @@ describe.skipIf(!found.lock)("deploy on the lab", () => {
     broken.images["statsd-exporter"] = { ...broken.images["redis"]! };
     const brokenPath = join(stateDir, "crashing-lock.json");
     writeFileSync(brokenPath, JSON.stringify(broken));
+    const before = await ids();
     const error = await deploy({ ...options(brokenPath), healthTimeoutFactor: 0.5 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeployFailedError);
     expect((error as Error).message).toMatch(/rolled back to the deployment of .*healthy again/);
@@ -148,6 +149,11 @@ describe.skipIf(!found.lock)("deploy on the lab", () => {
     const exporter = (await projectContainers(project)).find((c) => c.service === "statsd-exporter")!;
     expect(exporter.image).toContain(`${SOURCES["statsd-exporter"]}@${found.lock!.images["statsd-exporter"]!.digest}`);
     expect(exporter.health).toBe("healthy");
+    // A changed image replaces just that service: every other container is the one that was running before.
+    const after = await ids();
+    for (const service of SUBSET.filter((s) => s !== "statsd-exporter"))
+      expect(after.get(service)).toBe(before.get(service));
+    expect(after.get("statsd-exporter")).not.toBe(before.get("statsd-exporter"));
     const outcomes = readRecords(projectState(stateDir, project)).map((r) => r.outcome);
     expect(outcomes.slice(-2)).toEqual(["failed", "rolled-back-to"]);
   });

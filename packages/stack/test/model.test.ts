@@ -97,6 +97,17 @@ describe.each(PROFILES)("profile %s: the compose file", (profile) => {
     expect(env["POSTGRES_PASSWORD"]).toMatch(/^\$\{E2E3D_SECRET_POSTGRES_PASSWORD:\?/);
   });
 
+  it("feeds Airflow's StatsD mapping to the exporter, and recreates it when the mapping changes", () => {
+    const exporter = doc.services[S.statsdExporter]! as ComposeService & {
+      command: string[];
+      labels: Record<string, string>;
+    };
+    expect(exporter.command).toContain("--statsd.mapping-config=/etc/statsd/mapping.yml");
+    expect(exporter.volumes).toContain("./statsd/mapping.yml:/etc/statsd/mapping.yml:ro");
+    expect(files.get("statsd/mapping.yml")).toMatch(/airflow_ti_finish/);
+    expect(exporter.labels["io.e2e3d.config-hash"]).toMatch(/^sha256:[a-f0-9]{64}$/);
+  });
+
   it("sets resource limits on every service", () => {
     for (const s of Object.values(doc.services)) expect(s.deploy.resources.limits).toBeTruthy();
   });

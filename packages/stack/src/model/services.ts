@@ -124,8 +124,9 @@ function airflowEnvironment(publicUrl: string): Record<string, string> {
       conn_type: "http",
       host: `http://${S.reconstruction}:${INTERNAL_PORTS.reconstruction}`,
     }),
-    E2E3D_INPUT_BUCKET: BUCKETS.input,
-    E2E3D_OUTPUT_BUCKET: BUCKETS.output,
+    // The input-watch DAG's Airflow variables (packages/airflow-dags e2e3d_input_watch.py).
+    AIRFLOW_VAR_E2E3D_WATCH_INPUT: `s3://${BUCKETS.input}/incoming/`,
+    AIRFLOW_VAR_E2E3D_WATCH_OUTPUT: `s3://${BUCKETS.output}/meshes/`,
   };
 }
 
@@ -140,16 +141,17 @@ const AIRFLOW_SECRETS = [
   "objectstore_secret_key",
 ] as const;
 
-/** `airflow jobs check` proves a job of that type heartbeats from this very container. */
-const airflowJobCheck = (jobType: string): HealthCheck =>
-  health(["CMD-SHELL", `airflow jobs check --job-type ${jobType} --hostname "$\${HOSTNAME}"`], {
-    intervalS: 30,
-    timeoutS: 30,
-    retries: 5,
-    startPeriodS: 60,
-  });
+/**
+ * The Airflow image's own probe (docker/airflow/bin/healthcheck): it reads the role from PID 1 and checks it with
+ * what the image has (scheduler health server, `airflow jobs check --local`, celery ping).
+ */
+const airflowImageProbe = (): HealthCheck =>
+  health(["CMD", "/opt/airflow/bin/healthcheck"], { intervalS: 30, timeoutS: 30, retries: 5, startPeriodS: 90 });
 
-/** The roles of the one Airflow image: the command each runs and how it proves health. */
+/**
+ * The roles of the one Airflow image (docker/airflow/bin/entrypoint <role>): the command each runs and how it proves
+ * health. The api-server is probed here, not by the image's script, because it serves under the gateway sub-path.
+ */
 export const AIRFLOW_ROLES = {
   [S.airflowApi]: {
     command: ["api-server"],
@@ -160,19 +162,10 @@ export const AIRFLOW_ROLES = {
       startPeriodS: 60,
     }),
   },
-  [S.airflowScheduler]: { command: ["scheduler"], health: airflowJobCheck("SchedulerJob") },
-  [S.airflowDagProcessor]: { command: ["dag-processor"], health: airflowJobCheck("DagProcessorJob") },
-  [S.airflowTriggerer]: { command: ["triggerer"], health: airflowJobCheck("TriggererJob") },
-  [S.airflowWorker]: {
-    command: ["celery", "worker"],
-    health: health(
-      [
-        "CMD-SHELL",
-        'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d "celery@$${HOSTNAME}"',
-      ],
-      { intervalS: 30, timeoutS: 30, retries: 5, startPeriodS: 60 },
-    ),
-  },
+  [S.airflowScheduler]: { command: ["scheduler"], health: airflowImageProbe() },
+  [S.airflowDagProcessor]: { command: ["dag-processor"], health: airflowImageProbe() },
+  [S.airflowTriggerer]: { command: ["triggerer"], health: airflowImageProbe() },
+  [S.airflowWorker]: { command: ["celery-worker"], health: airflowImageProbe() },
 } as const;
 
 /** The one-shot init: migrates the database and creates the admin user, idempotently. */
@@ -326,8 +319,10 @@ export function productionServices(options: CatalogueOptions): ServiceSpec[] {
         E2E3D_S3_ENDPOINT: `http://${S.objectStore}:${INTERNAL_PORTS.s3}`,
         E2E3D_S3_ACCESS_KEY: secretRef("objectstore_access_key"),
         E2E3D_S3_SECRET_KEY: secretRef("objectstore_secret_key"),
-        E2E3D_INPUT_BUCKET: BUCKETS.input,
-        E2E3D_OUTPUT_BUCKET: BUCKETS.output,
+        // Created idempotently by the service at start (packages/reconstruction cli.py serve).
+        E2E3D_BUCKETS: `${BUCKETS.input},${BUCKETS.output}`,
+        E2E3D_STATE_DIR: "/var/lib/e2e3d",
+        E2E3D_HOST: "0.0.0.0",
         E2E3D_PORT: String(INTERNAL_PORTS.reconstruction),
       },
       secrets: ["objectstore_access_key", "objectstore_secret_key"],
@@ -358,10 +353,12 @@ export function productionServices(options: CatalogueOptions): ServiceSpec[] {
       command: [
         `--statsd.listen-udp=:${INTERNAL_PORTS.statsdUdp}`,
         `--web.listen-address=:${INTERNAL_PORTS.statsdMetrics}`,
+        "--statsd.mapping-config=/etc/statsd/mapping.yml",
       ],
       environment: {},
       secrets: [],
-      mounts: [],
+      // Airflow's mapping (docker/airflow/statsd-mapping.yml) turns dotted names into labelled metrics.
+      mounts: [{ kind: "config", source: "statsd/mapping.yml", target: "/etc/statsd/mapping.yml" }],
       ports: [
         { name: "statsd", container: INTERNAL_PORTS.statsdUdp },
         { name: "metrics", container: INTERNAL_PORTS.statsdMetrics },

@@ -1,5 +1,7 @@
 // Every artifact of a deployment, rendered from the model into a map of relative path → content. The caller writes
 // them into the deployment's generated-config directory (never into git).
+
+import { readFileSync } from "node:fs";
 import { S } from "../model/services.js";
 import type { StackModel } from "../model/types.js";
 import { renderCompose } from "./compose.js";
@@ -9,10 +11,14 @@ import { ALERT_RULES_FILE, renderAlertRules, renderPrometheusConfig } from "./pr
 
 export const COMPOSE_FILE = "compose.yaml";
 
+/** Airflow's StatsD mapping is owned by the Airflow image's authors; the exporter mounts it from the repository. */
+const STATSD_MAPPING = new URL("../../../../docker/airflow/statsd-mapping.yml", import.meta.url);
+
 export function renderConfigFiles(model: StackModel): Map<string, string> {
   const files = new Map<string, string>();
   const has = (name: string) => model.services.some((s) => s.name === name);
   if (has(S.gateway)) files.set("nginx/nginx.conf", renderNginx(model));
+  if (has(S.statsdExporter)) files.set("statsd/mapping.yml", readFileSync(STATSD_MAPPING, "utf8"));
   if (has(S.prometheus)) {
     files.set("prometheus/prometheus.yml", renderPrometheusConfig(model));
     files.set(`prometheus/${ALERT_RULES_FILE}`, renderAlertRules(model));
