@@ -227,7 +227,12 @@ const TS_PACKAGES: TsPackage[] = [
     workspaceDeps: ["oci"],
     integration: true,
   },
-  { name: "stack", description: "The stack model and every artifact generated from it", workspaceDeps: ["oci"] },
+  {
+    name: "stack",
+    description: "The stack model and every artifact generated from it",
+    workspaceDeps: ["oci"],
+    integration: true,
+  },
   {
     name: "testkit",
     description: "testcontainers helpers that bring the stack up for tests",
