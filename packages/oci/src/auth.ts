@@ -196,6 +196,7 @@ interface CachedToken {
 export class Authenticator {
   private readonly challenges = new Map<string, Challenge>();
   private readonly tokens = new Map<string, CachedToken>();
+  private readonly pending = new Map<string, Promise<string>>();
   private readonly credentials = new Map<string, Promise<Credential | undefined>>();
 
   constructor(
@@ -246,10 +247,25 @@ export class Authenticator {
     return !previous || previous.scheme !== challenge.scheme || hadToken;
   }
 
+  /** Concurrent requests for one scope share one token request. */
   private async token(registry: string, challenge: Challenge, scopes: readonly string[]): Promise<string> {
     const key = `${registry} ${[...scopes].sort().join(" ")}`;
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.value;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = this.fetchToken(registry, challenge, scopes, key).finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async fetchToken(
+    registry: string,
+    challenge: Challenge,
+    scopes: readonly string[],
+    key: string,
+  ): Promise<string> {
     const realm = challenge.params["realm"];
     if (!realm) throw new AuthError(`registry ${registry} sent a bearer challenge without a realm`, { registry });
     const url = new URL(realm);
