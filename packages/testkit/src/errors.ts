@@ -1,0 +1,46 @@
+// Typed testkit errors: what failed, where (context), how to fix it (hint), and, for a stack that would not come up,
+// each service's state and log tail. Nothing here may carry a secret: callers pass masked text.
+
+export interface TestkitErrorDetails {
+  context?: Record<string, string | number | boolean | undefined>;
+  hint?: string;
+  /** Per-service states and log tails (masked), attached to the test output on failure. */
+  diagnostics?: string;
+  cause?: unknown;
+}
+
+export class TestkitError extends Error {
+  readonly context: Record<string, string | number | boolean | undefined>;
+  readonly hint: string | undefined;
+  readonly diagnostics: string | undefined;
+
+  constructor(message: string, details: TestkitErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.context = details.context ?? {};
+    this.hint = details.hint;
+    this.diagnostics = details.diagnostics;
+  }
+}
+
+/** The inputs of a run (lab, lock, mirror, build report) are missing or unusable. */
+export class InputsError extends TestkitError {}
+
+/** The stack did not come up healthy. */
+export class StackStartError extends TestkitError {}
+
+/** A step against the running stack (upload, DAG run, query) failed or timed out. */
+export class StepError extends TestkitError {}
+
+/** One readable block: message, context, hint, diagnostics. */
+export function formatTestkitError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const lines = [`${err.name}: ${err.message}`];
+  if (err instanceof TestkitError) {
+    for (const [k, v] of Object.entries(err.context)) if (v !== undefined) lines.push(`  ${k}: ${v}`);
+    if (err.hint) lines.push(`  hint: ${err.hint}`);
+    if (err.diagnostics) lines.push(err.diagnostics);
+  }
+  if (err.cause instanceof Error) lines.push(`  cause: ${err.cause.message}`);
+  return lines.join("\n");
+}
