@@ -46,7 +46,7 @@ export const INTERNAL_PORTS = {
   postgres: 5432,
   redis: 6379,
   airflowApi: 8080,
-  reconstruction: 8080,
+  reconstruction: 8000,
   prometheus: 9090,
   grafana: 3000,
   gateway: 8080,
