@@ -7,7 +7,7 @@ export * from "./build/report.js";
 export * from "./build/run.js";
 export * from "./build/tags.js";
 export * from "./config.js";
-export * from "./engines/dagger.js";
+// The Dagger adapter is not re-exported: its SDK is loaded on demand by createEngine("dagger").
 export * from "./engines/docker.js";
 export * from "./engines/engine.js";
 export * from "./engines/select.js";

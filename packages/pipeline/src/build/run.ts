@@ -30,7 +30,7 @@ export interface BuildPipelineOptions {
   lintDirs: string[];
   engine: EngineSelection;
   /** Called only when an image must be built: a fully cached run never touches an engine. */
-  createEngine: () => Engine;
+  createEngine: () => Engine | Promise<Engine>;
   registryClient: ImageRegistry;
   git: GitInfo;
   log: Logger;
@@ -126,7 +126,7 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
   let engine: Engine | undefined;
   const engineFor = async () => {
     if (!engine) {
-      engine = options.createEngine();
+      engine = await options.createEngine();
       report.engine.description = await engine.describe(log);
       log.info(`engine: ${report.engine.description} (${options.engine.reason})`);
     }

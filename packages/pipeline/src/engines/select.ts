@@ -5,7 +5,6 @@ import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { EngineChoice } from "../config.js";
 import type { RegistryCredentials } from "../registry.js";
-import { DaggerEngine } from "./dagger.js";
 import { DockerEngine } from "./docker.js";
 import type { Engine, EngineName } from "./engine.js";
 
@@ -32,11 +31,14 @@ export function selectEngine(choice: EngineChoice, env: NodeJS.ProcessEnv = proc
   return { name: "docker", reason: "no Dagger session or CLI: the local Docker engine" };
 }
 
-export function createEngine(
+/** The Dagger SDK takes seconds to import: it is loaded only when the Dagger engine is actually used. */
+export async function createEngine(
   name: EngineName,
   options: { dockerClient: string; credentials?: RegistryCredentials | undefined },
-): Engine {
-  return name === "dagger"
-    ? new DaggerEngine(options.credentials)
-    : new DockerEngine({ client: options.dockerClient, credentials: options.credentials });
+): Promise<Engine> {
+  if (name === "dagger") {
+    const { DaggerEngine } = await import("./dagger.js");
+    return new DaggerEngine(options.credentials);
+  }
+  return new DockerEngine({ client: options.dockerClient, credentials: options.credentials });
 }
