@@ -10,12 +10,14 @@ import { join } from "node:path";
 import type { LockFile } from "@e2e3d/oci";
 import { afterAll, describe, expect, it } from "vitest";
 import { projectContainers } from "../src/deploy/docker.js";
+import { headBucket } from "../src/deploy/s3-head.js";
 import { projectState, readRecords } from "../src/deploy/state.js";
 import {
   DeployFailedError,
   type DeployOptions,
   deploy,
   down,
+  ensureSecrets,
   PreflightError,
   silentReporter,
   terminalReporter,
@@ -23,13 +25,14 @@ import {
 import { fakeDigest } from "./fixtures.js";
 import { labImage } from "./lab.js";
 
-const SUBSET = ["gateway", "prometheus", "statsd-exporter", "redis", "postgres"];
+const SUBSET = ["gateway", "prometheus", "statsd-exporter", "redis", "postgres", "objectstore"];
 const SOURCES: Record<string, string> = {
   nginx: "docker.io/library/nginx",
   prometheus: "docker.io/prom/prometheus",
   "statsd-exporter": "docker.io/prom/statsd-exporter",
   redis: "docker.io/library/redis",
   postgres: "docker.io/library/postgres",
+  minio: "quay.io/minio/minio",
 };
 
 /** A lock of the lab images that exist, and the registry they are in (or why there is none). */
@@ -110,6 +113,15 @@ describe.skipIf(!found.lock)("deploy on the lab", () => {
     // Containers are named by compose after the project, never by a fixed name.
     for (const c of await projectContainers(project)) expect(c.name.startsWith(`${project}-`)).toBe(true);
     expect(summary.generatedSecrets).toBeGreaterThan(0);
+  });
+
+  it("signs S3 requests the object store accepts (the smoke test's bucket check)", async () => {
+    const secrets = ensureSecrets(projectState(stateDir, project).secretsFile).secrets;
+    const endpoint = `http://127.0.0.1:${ports.objectStore}`;
+    const good = { accessKey: secrets.objectstore_access_key, secretKey: secrets.objectstore_secret_key };
+    // Correctly signed: the bucket simply does not exist. Wrongly signed: refused.
+    expect(await headBucket(endpoint, "e2e3d-no-such-bucket", good)).toBe(404);
+    expect(await headBucket(endpoint, "e2e3d-no-such-bucket", { ...good, secretKey: `${good.secretKey}x` })).toBe(403);
   });
 
   it("changes nothing when deployed again unchanged", async () => {

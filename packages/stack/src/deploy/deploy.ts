@@ -1,6 +1,13 @@
 // The deploy: preflight → apply → health → smoke, with diagnostics and rollback on failure. Exposed as one function
 // so the lead's lab orchestration can chain it after lock, mirror and build.
-import { DeployFailedError, ImageResolutionError, PreflightError, type PreflightProblem } from "../errors.js";
+import { existsSync } from "node:fs";
+import {
+  DeployFailedError,
+  ImageResolutionError,
+  PreflightError,
+  type PreflightProblem,
+  StackError,
+} from "../errors.js";
 import { loadImageInputs, resolveImages } from "../images.js";
 import { buildModel } from "../model/profiles.js";
 import type { PortPlan, ProfileName, StackModel } from "../model/types.js";
@@ -268,9 +275,17 @@ export async function down(options: DownOptions): Promise<{ removedContainers: n
   const reporter = options.reporter ?? terminalReporter();
   const state = projectState(options.stateDir, options.project);
   const count = (await projectContainers(options.project)).length;
+  const files = projectFiles(state, options.project);
+  if (!existsSync(files.composeFile) || !existsSync(files.envFile)) {
+    if (count === 0) return { removedContainers: 0, volumesRemoved: false };
+    throw new StackError(
+      `project ${options.project} has ${count} container(s) but no deployment files in ${state.root}`,
+      {
+        hint: `it was not deployed from this state dir: pass the right --state-dir, or remove it with docker compose -p ${options.project} down`,
+      },
+    );
+  }
   reporter.step(`down: project ${options.project} (${count} containers${options.volumes ? ", and its volumes" : ""})`);
-  await composeDown(projectFiles(state, options.project), options.volumes, (l) =>
-    reporter.info(`compose: ${l.trim()}`),
-  );
+  await composeDown(files, options.volumes, (l) => reporter.info(`compose: ${l.trim()}`));
   return { removedContainers: count, volumesRemoved: options.volumes };
 }
