@@ -58,6 +58,7 @@ const program = new Command("bench-build")
   .option("--images <names>", "comma-separated image names")
   .option("--probe-image <name>", "the image whose source is changed (default: reconstruction, else the first)")
   .option("--rounds <n>", "rounds (medians are over these)", "3")
+  .option("--check-reproducible", "in round 1, build every image cold a second time and compare digests")
   .option("--report <file>", "JSON output", "reports/bench-build.json")
   .parse();
 const opts = program.opts<{
@@ -66,6 +67,7 @@ const opts = program.opts<{
   probeImage?: string;
   rounds: string;
   report: string;
+  checkReproducible?: boolean;
 }>();
 
 const docker = process.env["E2E3D_DOCKER_CLIENT"] || DEFAULT_DOCKER_CLIENT;
@@ -121,6 +123,8 @@ interface Round {
   noChangeTotal: number;
   noChangeCacheHits: number;
   sourceChange: number;
+  /** Round 1 with --check-reproducible: image → whether a second cold build of the same inputs gave the same digest. */
+  reproducible?: Record<string, boolean>;
 }
 
 async function round(n: number): Promise<Round> {
@@ -129,7 +133,7 @@ async function round(n: number): Promise<Round> {
   const root = await workspace();
   try {
     const { lockFile } = await seedBaseAndLock(docker, registryServer.address);
-    const run = async (noEngineCache: boolean) => {
+    const run = async (noEngineCache: boolean, rebuild = false) => {
       const started = performance.now();
       const report = await runBuildPipeline({
         root,
@@ -143,6 +147,7 @@ async function round(n: number): Promise<Round> {
         git: await readGitInfo(log, root, {}),
         log,
         noEngineCache,
+        rebuild,
         buildSecrets: buildSecretsFrom(),
       });
       if (report.status !== "passed")
@@ -151,6 +156,12 @@ async function round(n: number): Promise<Round> {
     };
     log.step(`round ${n}: cold build of ${images.map((i) => i.name).join(", ")}`);
     const cold = await run(true);
+    let reproducible: Record<string, boolean> | undefined;
+    if (n === 1 && opts.checkReproducible) {
+      log.step("round 1: second cold build of the same inputs (reproducibility)");
+      const again = await run(true, true);
+      reproducible = Object.fromEntries(again.report.images.map((i) => [i.name, i.reproducible.sameDigest === true]));
+    }
     log.step(`round ${n}: no-change rebuild`);
     const same = await run(false);
     log.step(`round ${n}: source-only change to ${probe.name} (${probe.sourceProbe})`);
@@ -164,6 +175,7 @@ async function round(n: number): Promise<Round> {
       noChangeTotal: same.seconds,
       noChangeCacheHits: same.report.images.filter((i) => i.cacheHit).length,
       sourceChange: changedImage.buildSeconds,
+      ...(reproducible ? { reproducible } : {}),
     };
   } finally {
     await registry.close();
@@ -217,6 +229,14 @@ process.stdout.write(
   `\nbuild benchmark (${opts.fixtures ? "fixtures" : "first-party images"}, median of ${rounds} round(s), docker engine)\n`,
 );
 process.stdout.write(`${renderTable({ header: ["scenario", "median", "ratio", "target"], rows })}\n`);
+const reproducible = results[0]?.reproducible;
+if (reproducible) {
+  for (const [name, same] of Object.entries(reproducible)) {
+    process.stdout.write(
+      `reproducible (two cold builds, same inputs): ${name}: ${same ? "same digest" : "different digests"}\n`,
+    );
+  }
+}
 const out = resolve(opts.report);
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
