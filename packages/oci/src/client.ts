@@ -69,6 +69,20 @@ export class RegistryClient {
     this.concurrency = options.concurrency ?? 6;
   }
 
+  /**
+   * Where we last saw each blob, per registry ("registry digest" → repository): a later copy into another
+   * repository of that registry mounts from there instead of uploading (images share base layers).
+   */
+  private readonly blobLocations = new Map<string, string>();
+
+  rememberBlob(registry: string, repository: string, digest: string): void {
+    this.blobLocations.set(`${registry} ${digest}`, repository);
+  }
+
+  knownBlobLocation(registry: string, digest: string): string | undefined {
+    return this.blobLocations.get(`${registry} ${digest}`);
+  }
+
   get metrics() {
     return this.transport.metrics;
   }
@@ -299,6 +313,7 @@ export class RegistryClient {
     }
     await response.body.dump();
     if (response.statusCode === 404) return undefined;
+    this.rememberBlob(ref.registry, ref.repository, digest);
     return Number(header(response.headers, "content-length") ?? -1);
   }
 

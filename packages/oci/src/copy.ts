@@ -180,9 +180,16 @@ class TreeCopier {
       return;
     }
     let location: string | undefined;
-    if (this.sameRegistry && src.repository !== dst.repository) {
-      const mount = await client.mountBlob(dst, src.repository, blob.digest);
+    // Mount from the source repository inside one registry, or from wherever this client last saw the blob in
+    // the target registry (another image of the same mirror sharing a base layer).
+    const from =
+      this.sameRegistry && src.repository !== dst.repository
+        ? src.repository
+        : client.knownBlobLocation(dst.registry, blob.digest);
+    if (from && from !== dst.repository) {
+      const mount = await client.mountBlob(dst, from, blob.digest);
       if (mount.mounted) {
+        client.rememberBlob(dst.registry, dst.repository, blob.digest);
         stats.blobsMounted++;
         this.options.onEvent?.({ kind: "blob", digest: blob.digest, size: blob.size, action: "mounted" });
         return;
@@ -190,6 +197,7 @@ class TreeCopier {
       location = mount.location;
     }
     const sent = await client.uploadBlob(dst, blob, client.readBlob(src, blob), location);
+    client.rememberBlob(dst.registry, dst.repository, blob.digest);
     stats.blobsCopied++;
     stats.bytesMoved += sent;
     this.options.onEvent?.({ kind: "blob", digest: blob.digest, size: blob.size, action: "copied" });
