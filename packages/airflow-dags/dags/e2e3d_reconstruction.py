@@ -119,7 +119,9 @@ with DAG(
         task_id="wait_for_job",
         job_id="{{ ti.xcom_pull(task_ids='submit_job')['id'] }}",
         retries=2,
-        execution_timeout=timedelta(minutes=5),  # the worker part only: deferring releases the slot at once
+        # Bounds the worker parts only (execute, execute_complete): in Airflow 3 the deferred wait is bounded by the
+        # trigger's own timeout (param wait_timeout_minutes) and the defer timeout behind it.
+        execution_timeout=timedelta(minutes=5),
     )
     job >> finished
     outputs = verify_outputs(finished.output)
