@@ -1,9 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile text spells ${VAR} literally
-import { chmod, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listContextFiles, stageContext } from "../src/build/context.js";
+import { LOCAL_ARTIFACTS } from "../src/build/images.js";
 import { type BuildInputs, computeInputDigest, inputDigestTag } from "../src/build/input-digest.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "images", "app");
@@ -84,6 +85,21 @@ describe("input digest", () => {
     } finally {
       await staged.remove();
     }
+  });
+
+  it("leaves local tool artifacts (bytecode, caches, virtualenvs) out of the context", async () => {
+    await mkdir(join(dir, "src", "__pycache__"), { recursive: true });
+    await writeFile(join(dir, "src", "__pycache__", "mod.cpython-311.pyc"), "bytecode");
+    await mkdir(join(dir, ".venv", "bin"), { recursive: true });
+    await writeFile(join(dir, ".venv", "bin", "python"), "");
+    const files = await listContextFiles({ dir, dockerfile: join(dir, "Dockerfile"), exclude: LOCAL_ARTIFACTS });
+    expect(files.map((f) => f.path)).toEqual([
+      ".dockerignore",
+      "Dockerfile",
+      "NOTES.md",
+      "src/data.txt",
+      "src/hello.sh",
+    ]);
   });
 
   it("honours a Dockerfile-specific ignore file over the context's", async () => {

@@ -32,6 +32,8 @@ export interface ContextSpec {
   dockerfile: string;
   /** Dockerignore-style patterns relative to the context; empty means everything. */
   include?: readonly string[];
+  /** Dockerignore-style patterns excluded on top of the ignore file (tool caches that must never bust the cache). */
+  exclude?: readonly string[];
 }
 
 const toPosix = (p: string): string => p.split(sep).join("/");
@@ -62,7 +64,7 @@ export async function listContextFiles(spec: ContextSpec): Promise<ContextFile[]
   if (!existsSync(root)) {
     throw new BuildInputError(`build context ${root} does not exist`, { hint: "fix the image table's context path" });
   }
-  const ignorePatterns = await readIgnorePatterns(spec);
+  const ignorePatterns = [...(await readIgnorePatterns(spec)), ...(spec.exclude ?? [])];
   const ignored = dockerignore().add(ignorePatterns);
   // Like Docker, prune an ignored directory only when no "!" pattern could bring something under it back.
   const canPrune = !ignorePatterns.some((p) => p.startsWith("!"));

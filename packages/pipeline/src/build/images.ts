@@ -9,6 +9,8 @@ export interface ImageDefinition {
   dockerfile: string;
   context: string;
   include: readonly string[];
+  /** Patterns excluded on top of the ignore files (defaults to LOCAL_ARTIFACTS). */
+  exclude?: readonly string[];
   /** The lock entry whose digest becomes BASE_IMAGE. */
   base: string;
   target?: string;
@@ -19,19 +21,34 @@ export interface ImageDefinition {
   sourceProbe?: string;
 }
 
+/**
+ * What a developer's machine leaves next to sources (bytecode, test and lint caches, virtualenvs): never sent, so a
+ * local test run cannot change an input digest. Docker would send them without a matching .dockerignore line.
+ */
+export const LOCAL_ARTIFACTS = [
+  "**/__pycache__",
+  "**/*.pyc",
+  "**/.pytest_cache",
+  "**/.ruff_cache",
+  "**/.mypy_cache",
+  "**/.venv",
+];
+
+const RECONSTRUCTION_INPUTS = [
+  "docker/reconstruction",
+  "packages/reconstruction/debian-packages.txt",
+  "packages/reconstruction/pyproject.toml",
+  "packages/reconstruction/uv.lock",
+  "packages/reconstruction/README.md",
+  "packages/reconstruction/src",
+];
+
 export const FIRST_PARTY_IMAGES: readonly ImageDefinition[] = [
   {
     name: "reconstruction",
     dockerfile: "docker/reconstruction/Dockerfile",
     context: ".",
-    include: [
-      "docker/reconstruction",
-      "packages/reconstruction/pyproject.toml",
-      "packages/reconstruction/uv.lock",
-      "packages/reconstruction/debian-packages.txt",
-      "packages/reconstruction/README.md",
-      "packages/reconstruction/src",
-    ],
+    include: RECONSTRUCTION_INPUTS,
     base: "debian-bookworm",
     sourceProbe: "packages/reconstruction/src/e2e3d_reconstruction/__init__.py",
   },
@@ -39,14 +56,7 @@ export const FIRST_PARTY_IMAGES: readonly ImageDefinition[] = [
     name: "reconstruction-gpu",
     dockerfile: "docker/reconstruction/Dockerfile",
     context: ".",
-    include: [
-      "docker/reconstruction",
-      "packages/reconstruction/pyproject.toml",
-      "packages/reconstruction/uv.lock",
-      "packages/reconstruction/debian-packages.txt",
-      "packages/reconstruction/README.md",
-      "packages/reconstruction/src",
-    ],
+    include: RECONSTRUCTION_INPUTS,
     base: "cuda-runtime",
     buildArgs: { E2E3D_VARIANT: "gpu" },
     optionalReason:

@@ -13,7 +13,7 @@ import type { GitInfo } from "../git.js";
 import type { Logger } from "../log/logger.js";
 import { type ImageRegistry, splitRepository } from "../registry.js";
 import { listContextFiles, stageContext } from "./context.js";
-import type { ImageDefinition } from "./images.js";
+import { type ImageDefinition, LOCAL_ARTIFACTS } from "./images.js";
 import { computeInputDigest, inputDigestTag } from "./input-digest.js";
 import { formatFinding, lintDockerfiles } from "./lint.js";
 import type { BuildReport, BuiltImage } from "./report.js";
@@ -229,6 +229,7 @@ async function buildOne(
     dir: resolve(root, image.context),
     dockerfile: resolve(root, image.dockerfile),
     include: image.include,
+    exclude: image.exclude ?? LOCAL_ARTIFACTS,
   };
   if (!existsSync(spec.dockerfile))
     throw new BuildInputError(`Dockerfile ${image.dockerfile} of ${image.name} does not exist`);
