@@ -4,6 +4,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ExecError } from "../src/errors.js";
+import { exec } from "../src/exec.js";
 import { ActionsLogger, createLogger } from "../src/log/index.js";
 
 let dir: string;
@@ -63,5 +65,20 @@ describe("GitHub Actions logger", () => {
     expect(summary).toContain("<h2>Images</h2>");
     expect(summary).toContain("<th>image</th>");
     expect(summary).toContain("<td>airflow</td>");
+  });
+
+  it("runs processes through @actions/exec inside Actions: captured output, masked typed errors", async () => {
+    process.env["GITHUB_ACTIONS"] = "true";
+    const log = new ActionsLogger();
+    log.secret("actions-secret-value");
+    const lines: string[] = [];
+    const result = await exec(log, "sh", ["-c", "echo hello; cat"], { input: "piped\n", onLine: (l) => lines.push(l) });
+    expect(result.stdout).toBe("hello\npiped\n");
+    expect(lines).toEqual(["hello", "piped"]);
+    const error = await exec(log, "sh", ["-c", "echo actions-secret-value; exit 5"]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecError);
+    expect((error as ExecError).exitCode).toBe(5);
+    expect((error as ExecError).tail).toEqual(["***"]);
+    expect(printed.join("")).not.toContain("[command]"); // @actions/exec's own echo is silenced; we log masked lines
   });
 });
