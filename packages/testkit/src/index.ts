@@ -8,7 +8,16 @@ export * from "./gpu.js";
 export { Masker } from "./mask.js";
 export * from "./objectstore.js";
 export { labImagesFile, labLockFile, repoRoot } from "./paths.js";
-export { note, type PhaseRecord, phase, phaseRecords, phaseTable, setPhaseWriter, until } from "./phases.js";
+export {
+  note,
+  type PhaseRecord,
+  phase,
+  phaseRecords,
+  phaseTable,
+  recordPhase,
+  setPhaseWriter,
+  until,
+} from "./phases.js";
 export { type PreparedImages, type PrepareOptions, prepareImages } from "./prepare.js";
 export * from "./prometheus.js";
 export * from "./report.js";

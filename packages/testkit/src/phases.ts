@@ -38,6 +38,12 @@ export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Records a phase timed by someone else (e.g. the reconstruction's own report of how long the job ran). */
+export function recordPhase(name: string, seconds: number, ok = true): void {
+  records.push({ name, seconds, ok });
+  note(`phase ${name}: ${seconds.toFixed(1)}s (reported)`);
+}
+
 export function phaseRecords(): readonly PhaseRecord[] {
   return records;
 }

@@ -17,7 +17,7 @@ export interface PreparedImages {
 }
 
 export interface PrepareOptions {
-  /** Where the build report is written (default: reports/build.json under the repository root). */
+  /** Where the build report is written (default: reports/testkit-build.json under the repository root). */
   buildReportFile?: string;
   /** Only these first-party images (default: all of the build table). */
   images?: string[];
@@ -88,7 +88,8 @@ export async function prepareImages(options: PrepareOptions = {}): Promise<Prepa
   } finally {
     await client.close();
   }
-  const buildReportFile = options.buildReportFile ?? `${root}/reports/build.json`;
+  // Its own file: reports/build.json belongs to whoever ran pipelines/build.ts last.
+  const buildReportFile = options.buildReportFile ?? `${root}/reports/testkit-build.json`;
   const { report } = await phase("prepare: build", () =>
     runBuildCommand({
       log: createLogger(env),

@@ -2,6 +2,7 @@
 // reasons recorded for the test report, and a copy of everything the test process prints (the security suite
 // checks it for secrets).
 import { appendFileSync } from "node:fs";
+import { format } from "node:util";
 import { readLabInfo } from "@e2e3d/pipeline";
 import { labLockFile } from "./paths.js";
 import { note } from "./phases.js";
@@ -58,9 +59,19 @@ export function recordSkip(suite: SuiteName, reason: string, env: NodeJS.Process
   if (file) appendFileSync(file, `${JSON.stringify({ suite, reason })}\n`);
 }
 
-/** Keeps a copy of everything written to stdout and stderr from now on (the test output, as this process sees it). */
+/**
+ * Keeps a copy of everything written to stdout, stderr and the console from now on (the test output, as this process
+ * sees it; vitest forwards console calls on its own channel, so both are wrapped).
+ */
 export function captureOutput(): { text: () => string } {
   const chunks: string[] = [];
+  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+    const original = console[method].bind(console);
+    console[method] = (...args: unknown[]) => {
+      chunks.push(`${format(...args)}\n`);
+      original(...args);
+    };
+  }
   for (const stream of [process.stdout, process.stderr]) {
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
