@@ -58,7 +58,7 @@ export const FIRST_PARTY_IMAGES: readonly ImageDefinition[] = [
     context: ".",
     include: RECONSTRUCTION_INPUTS,
     base: "cuda-runtime",
-    buildArgs: { E2E3D_VARIANT: "gpu" },
+    // Same Dockerfile, CUDA base: the base digest alone makes it a different image (and input digest).
     optionalReason:
       "the GPU variant's base (cuda-runtime) is not in the lock or the private registry (no CUDA images reach this machine)",
   },

@@ -243,6 +243,11 @@ async function buildOne(
     target: image.target,
     baseDigest: entry.digest,
   });
+  // The paths git is asked about (last commit time, uncommitted changes): what the context can send.
+  const gitPaths = [
+    image.dockerfile,
+    ...(image.include.length > 0 ? image.include.map((p) => join(image.context, p)) : [image.context]),
+  ];
   const repository = `${options.registry}/${prefix}/${image.name}`;
   const repo = splitRepository(repository);
   const inTag = inputDigestTag(inputDigest);
@@ -262,7 +267,6 @@ async function buildOne(
     const staged = await stageContext(spec, files);
     progress.step = "build";
     try {
-      const pathsForGit = [image.dockerfile, ...image.include.map((p) => join(image.context, p))];
       const published = await engine.buildAndPublish(
         {
           name: image.name,
@@ -271,7 +275,7 @@ async function buildOne(
           buildArgs,
           target: image.target,
           publishTo: `${repository}:${inTag}`,
-          sourceDateEpoch: await options.git.commitTime(pathsForGit),
+          sourceDateEpoch: await options.git.commitTime(gitPaths),
           noCache: options.noEngineCache,
           secrets: options.buildSecrets,
         },
@@ -299,7 +303,6 @@ async function buildOne(
   // sha-/branch tags: manifest PUTs of the same bytes. Withheld when the inputs have uncommitted changes.
   const tags = [inTag];
   let tagsWithheld: string | undefined;
-  const gitPaths = [image.dockerfile, ...image.include.map((p) => join(image.context, p))];
   if (!options.git.commit) tagsWithheld = "not a git checkout: no commit to name";
   else if (await options.git.isDirty(gitPaths))
     tagsWithheld = "the image's inputs have uncommitted changes; sha-/branch tags would misname them";
