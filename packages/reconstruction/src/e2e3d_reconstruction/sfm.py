@@ -128,22 +128,31 @@ def run_sfm(
         registered += 1
         report(0.6 + 0.35 * min(registered / max(n_images, 1), 1.0), m)
 
-    _colmap(
-        [
-            "mapper",
-            "--database_path",
-            str(db),
-            "--image_path",
-            str(image_dir),
-            "--output_path",
-            str(sparse),
-            "--Mapper.num_threads",
-            str(threads),
-        ],
-        log,
-        on_register,
-        r"Registering image #(\d+) \((\d+)\)",
-    )
+    try:
+        _colmap(
+            [
+                "mapper",
+                "--database_path",
+                str(db),
+                "--image_path",
+                str(image_dir),
+                "--output_path",
+                str(sparse),
+                "--Mapper.num_threads",
+                str(threads),
+            ],
+            log,
+            on_register,
+            r"Registering image #(\d+) \((\d+)\)",
+        )
+    except ReconstructionError as exc:
+        if "failed to create sparse model" not in exc.message:
+            raise
+        raise ReconstructionError(
+            "sfm_no_model",
+            "COLMAP could not register the images into a model: they do not show one scene with overlapping views "
+            "or have too little texture",
+        ) from exc
     models = [p for p in sparse.iterdir() if (p / "images.bin").exists()]
     if not models:
         raise ReconstructionError(
