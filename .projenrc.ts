@@ -295,7 +295,8 @@ tsconfigFor("tools/ci");
 // Python packages: locked with uv, tested with pytest, run by Nx like the rest.
 // `integration` (optional): the package's command for its Docker/lab tests, run after `lab:up`.
 const PY_PACKAGES: { name: string; root: string; integration?: string }[] = [
-  { name: "reconstruction", root: "packages/reconstruction" },
+  // The end-to-end job against the lab S3 server, wrong credentials and restart-during-job: pytest `integration` marker.
+  { name: "reconstruction", root: "packages/reconstruction", integration: "pytest -q -m integration -s" },
   // Image tests (build, non-root, init twice on the lab's Postgres, health) carry pytest's `integration` marker.
   { name: "airflow-dags", root: "packages/airflow-dags", integration: "pytest -q -m integration" },
 ];
