@@ -2,8 +2,7 @@
 // children before parents so that a tag never points at something incomplete; only missing blobs move (HEAD
 // first), inside one registry they are mounted; a target that already has the digest costs one HEAD per side.
 import pLimit from "p-limit";
-import type { Manifest, RegistryClient } from "./client.js";
-import { referrersTag } from "./client.js";
+import { type Manifest, type RegistryClient, referrersTag } from "./client.js";
 import { type Descriptor, isForeignLayer, MediaType } from "./descriptor.js";
 import { InvalidReferenceError, NotFoundError, VerificationError } from "./errors.js";
 import { formatReference, parseReference, type Reference, withDigest, withTag } from "./reference.js";
@@ -96,12 +95,16 @@ export async function copyImage(
     return stats;
   }
   const copier = new TreeCopier(client, src, dstFinal, stats, options);
-  const root = await copier.copyTree(digest, true);
+  const root = await copier.copyTree(digest);
   // The parent last: only now may the tag point at it.
   await client.putManifest(dstFinal, root.bytes, root.mediaType);
   stats.manifestsCopied++;
   options.onEvent?.({ kind: "manifest", digest, action: "copied" });
-  if (options.referrers) await copier.copyReferrers(digest);
+  if (options.referrers) {
+    // Signatures and SBOMs hang off the index or off one platform's manifest: look under every one we walked.
+    const seen = new Set<string>();
+    for (const d of [digest, ...copier.childDigests()]) await copier.copyReferrers(d, seen);
+  }
   const after = await client.headManifest(dstFinal);
   if (after?.digest !== digest) {
     throw new VerificationError(`after the copy the target answers ${after?.digest ?? "nothing"}, expected ${digest}`, {
@@ -131,15 +134,18 @@ class TreeCopier {
     this.sameRegistry = src.registry === dst.registry;
   }
 
+  childDigests(): string[] {
+    return [...this.manifests.keys()];
+  }
+
   /** Copies everything below a manifest (children manifests and blobs) and returns the manifest for the caller to PUT. */
-  async copyTree(digest: string, root: boolean): Promise<Manifest> {
+  async copyTree(digest: string): Promise<Manifest> {
     const manifest = await this.client.getManifest(withDigest(this.src, digest));
     if (manifest.parsed.isIndex) {
       await Promise.all(manifest.parsed.manifests.map((child) => this.copyChild(child)));
     } else {
       await Promise.all(manifest.parsed.blobs.filter((b) => !isForeignLayer(b)).map((blob) => this.copyBlob(blob)));
     }
-    void root;
     return manifest;
   }
 
@@ -153,7 +159,7 @@ class TreeCopier {
           this.options.onEvent?.({ kind: "manifest", digest: child.digest, action: "skipped" });
           return;
         }
-        const manifest = await this.copyTree(child.digest, false);
+        const manifest = await this.copyTree(child.digest);
         await this.client.putManifest(target, manifest.bytes, manifest.mediaType);
         this.stats.manifestsCopied++;
         this.options.onEvent?.({ kind: "manifest", digest: child.digest, action: "copied" });
@@ -213,7 +219,7 @@ class TreeCopier {
     for (const referrer of referrers) {
       const target = withDigest(this.dst, referrer.digest);
       if ((await this.client.headManifest(target))?.digest !== referrer.digest) {
-        const manifest = await this.copyTree(referrer.digest, false);
+        const manifest = await this.copyTree(referrer.digest);
         const put = await this.client.putManifest(target, manifest.bytes, manifest.mediaType);
         targetHasApi ||= put.referrersApi;
         this.stats.referrersCopied++;

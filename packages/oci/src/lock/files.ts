@@ -111,7 +111,12 @@ export function serialiseLock(lock: LockFile): string {
 export async function writeLockFile(path: string, lock: LockFile): Promise<void> {
   const valid = LockFile.parse(lock);
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const handle = await open(temp, "wx");
+  const handle = await open(temp, "wx").catch((err: Error) => {
+    throw new LockFileError(`cannot write lock file ${path}: ${err.message}`, {
+      context: { file: path },
+      hint: "check that its directory exists and is writable",
+    });
+  });
   try {
     await handle.writeFile(serialiseLock(valid), "utf8");
     await handle.sync();
