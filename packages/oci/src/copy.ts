@@ -4,7 +4,13 @@
 import pLimit from "p-limit";
 import { type Manifest, type RegistryClient, referrersTag } from "./client.js";
 import { type Descriptor, isForeignLayer, MediaType } from "./descriptor.js";
-import { InvalidReferenceError, NotFoundError, VerificationError } from "./errors.js";
+import {
+  InvalidReferenceError,
+  NotFoundError,
+  RegistryConnectionError,
+  RegistryHttpError,
+  VerificationError,
+} from "./errors.js";
 import { formatReference, parseReference, type Reference, withDigest, withTag } from "./reference.js";
 
 export type CopyEvent =
@@ -172,10 +178,26 @@ class TreeCopier {
   private copyBlob(blob: Descriptor): Promise<void> {
     let job = this.blobs.get(blob.digest);
     if (!job) {
-      job = this.limit(() => this.transferBlob(blob));
+      job = this.limit(() => this.transferBlobWithRetry(blob));
       this.blobs.set(blob.digest, job);
     }
     return job;
+  }
+
+  /**
+   * Requests are retried one by one in the transport, but an upload session that died half-way (a chunk PATCH
+   * or the commit failed) can only be restarted as a whole: do that a couple of times before giving up.
+   */
+  private async transferBlobWithRetry(blob: Descriptor): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transferBlob(blob);
+      } catch (err) {
+        const transient =
+          err instanceof RegistryConnectionError || (err instanceof RegistryHttpError && (err.status ?? 0) >= 500);
+        if (!transient || attempt >= 3) throw err;
+      }
+    }
   }
 
   private async transferBlob(blob: Descriptor): Promise<void> {

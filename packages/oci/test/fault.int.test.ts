@@ -114,6 +114,25 @@ describe.skipIf(!available.ok)("transport faults through a loopback proxy", () =
     }
   });
 
+  it("restarts a blob upload whose commit failed with 503 (not blindly resent by the transport)", async () => {
+    const target = await startFaultProxy(dst.host);
+    target.setRule(
+      firstN(1, (req) => req.method === "PUT" && (req.url ?? "").includes("/blobs/uploads/"), {
+        kind: "status",
+        status: 503,
+      }),
+    );
+    const c = client();
+    try {
+      const stats = await copyImage(c, `${src.host}/fault/app:f1`, `${target.host}/restart/app:f1`);
+      expect(stats.digest).toBe(imageDigest);
+      expect(target.log.filter((l) => l.startsWith("POST ")).length).toBeGreaterThan(stats.blobsCopied);
+    } finally {
+      await c.close();
+      await target.stop();
+    }
+  });
+
   it("gives up on endless 503 with an error naming operation, reference, registry and status", async () => {
     proxy.setRule((req) => ((req.url ?? "").includes("/manifests/") ? { kind: "status", status: 503 } : undefined));
     const c = client([], 2);

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
@@ -78,6 +78,33 @@ describe("auth", () => {
     expect((await provider("registry.example.com"))?.password).toBe("p");
     expect(await provider("other.example.com")).toBeUndefined();
     expect(await dockerConfigCredentials({ DOCKER_CONFIG: join(dir, "absent") })("docker.io")).toBeUndefined();
+  });
+
+  it("asks a credential helper named in credHelpers, as Docker does", async () => {
+    // A real executable on PATH speaking the docker-credential-helpers protocol (a stand-in for e.g. ecr-login).
+    const bin = join(dir, "bin");
+    await mkdir(bin, { recursive: true });
+    const helper = join(bin, "docker-credential-e2e3dtest");
+    await writeFile(
+      helper,
+      '#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = registry.example.com ] && echo \'{"Username":"helper-user","Secret":"helper-secret"}\' && exit 0\necho "credentials not found in native keychain"; exit 1\n',
+    );
+    await chmod(helper, 0o755);
+    await writeFile(
+      join(dir, "config.json"),
+      JSON.stringify({ credHelpers: { "registry.example.com": "e2e3dtest", "other.example.com": "e2e3dtest" } }),
+    );
+    const path = process.env["PATH"];
+    process.env["PATH"] = `${bin}:${path}`;
+    try {
+      const provider = dockerConfigCredentials({ DOCKER_CONFIG: dir });
+      const found = await provider("registry.example.com");
+      expect(found?.username).toBe("helper-user");
+      expect(found?.password).toBe("helper-secret");
+      expect(await provider("other.example.com")).toBeUndefined();
+    } finally {
+      process.env["PATH"] = path;
+    }
   });
 
   it("reads E2E3D_REGISTRY_CREDENTIALS and refuses invalid JSON without echoing it", () => {
