@@ -66,6 +66,15 @@ program
         process.stderr.write(
           `mirror ${total} image(s) from ${opts.lock} to ${opts.to}${opts.dryRun ? " (dry run)" : ""}\n`,
         );
+        // Long copies print a heartbeat: images done, bytes uploaded so far, elapsed time.
+        let finished = 0;
+        const heartbeat = setInterval(() => {
+          const elapsed = ((performance.now() - started) / 1000).toFixed(0);
+          process.stderr.write(
+            `  … ${finished}/${total} done, ${formatBytes(client.metrics.blobBytesUploaded)} uploaded, ${elapsed}s\n`,
+          );
+        }, 5000);
+        heartbeat.unref();
         const records = await syncLock(client, lock, {
           to: opts.to,
           rules: remapRulesFromEnv(process.env, opts.remap),
@@ -74,10 +83,12 @@ program
           dryRun: opts.dryRun ?? false,
           referrers: opts.referrers ?? false,
           onRecord: (record, done, n) => {
+            finished = done;
             process.stderr.write(progressLine(record, done, n));
             if (opts.json) process.stdout.write(`${JSON.stringify(record)}\n`);
           },
         });
+        clearInterval(heartbeat);
         const failed = records.filter((r) => r.status === "failed");
         const bytes = records.reduce((sum, r) => sum + r.bytesMoved, 0);
         process.stderr.write(
