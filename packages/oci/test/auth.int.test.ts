@@ -1,5 +1,9 @@
 // The bearer-token challenge flow against a real registry with token auth: scoped per repository, Basic credentials
 // sent only to the token service, tokens cached, anonymous pull where allowed, and clear errors without secrets.
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticCredentials } from "../src/auth.js";
 import { RegistryClient } from "../src/client.js";
@@ -74,6 +78,60 @@ describe.skipIf(!available.ok)("bearer token auth against a real registry", () =
       expect(JSON.stringify(error) + String((error as Error).message)).not.toContain("wrong-secret-xyz");
     } finally {
       await wrong.close();
+    }
+  });
+});
+
+describe.skipIf(!available.ok)("basic auth (htpasswd) against a real registry", () => {
+  let registry: TestRegistry;
+  let dir: string;
+  const password = "basic-pa55-not-in-any-log";
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "e2e3d-oci-htpasswd-"));
+    // bcrypt from libxcrypt through Debian's Python (no htpasswd binary on these machines); the registry checks it.
+    const hash = execFileSync(
+      "/usr/bin/python3",
+      [
+        "-W",
+        "ignore",
+        "-c",
+        "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        password,
+      ],
+      {
+        encoding: "utf8",
+      },
+    ).trim();
+    await writeFile(join(dir, "htpasswd"), `ci:${hash}\n`);
+    registry = await startRegistry({
+      extraConfig: ["auth:", "  htpasswd:", "    realm: e2e3d-test", `    path: ${join(dir, "htpasswd")}`].join("\n"),
+    });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("answers the Basic challenge with stored credentials, and fails clearly without them", async () => {
+    const client = new RegistryClient({
+      credentials: staticCredentials({ [registry.host]: { username: "ci", password } }),
+    });
+    const anonymous = new RegistryClient({ credentials: async () => undefined });
+    try {
+      const image = await pushImage(client, `${registry.host}/basic/app`, { layers: [100], tag: "1" });
+      expect((await client.headManifest(parseReference(`${registry.host}/basic/app:1`)))?.digest).toBe(
+        image.descriptor.digest,
+      );
+      const error = await anonymous
+        .headManifest(parseReference(`${registry.host}/basic/app:1`))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthError);
+      expect((error as Error).message).toContain("no credentials were found");
+      expect(String((error as Error).message)).not.toContain(password);
+    } finally {
+      await client.close();
+      await anonymous.close();
     }
   });
 });
