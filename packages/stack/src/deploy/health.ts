@@ -19,7 +19,8 @@ export function serviceTimeoutS(s: ServiceSpec, factor = 1): number {
   return Math.ceil(Math.max(60, base) * factor);
 }
 
-function judge(
+/** What a container says about its service: done (ok or failed), or still waiting and why. */
+export function judge(
   s: ServiceSpec,
   c: ContainerState | undefined,
 ): { done: boolean; ok: boolean; state: string; reason?: string } {
