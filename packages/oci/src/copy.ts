@@ -54,12 +54,6 @@ export async function copyImage(
   const started = performance.now();
   const src = toRef(source);
   const dst = toRef(target);
-  if (!dst.tag && !dst.digest && !src.digest) {
-    throw new InvalidReferenceError(`copy target ${JSON.stringify(formatReference(dst))} has no tag or digest`, {
-      reference: formatReference(dst),
-      hint: "give the target a tag (repo:tag), or copy from a digest",
-    });
-  }
   const srcInfo = await client.headManifest(src);
   if (!srcInfo) {
     throw new NotFoundError(`source image ${formatReference(src)} does not exist`, {
@@ -76,7 +70,9 @@ export async function copyImage(
       hint: "a copy preserves digests; drop the target digest or fix it",
     });
   }
-  const dstFinal: Reference = dst.tag ? withTag(dst, dst.tag) : withDigest(dst, digest);
+  // Like crane: a target without tag or digest takes the source's tag; from a digest it stays digest-only.
+  const targetTag = dst.tag ?? (dst.digest ? undefined : src.tag);
+  const dstFinal: Reference = targetTag ? withTag(dst, targetTag) : withDigest(dst, digest);
   const stats: CopyStats = {
     source: formatReference(withDigest(src, digest)),
     target: formatReference(dstFinal),

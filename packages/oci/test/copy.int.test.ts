@@ -77,6 +77,9 @@ describe.skipIf(!available.ok)("copyImage between two real registries", () => {
     expect(singleStats.mediaType).toBe(MediaType.dockerManifest);
     expect(await skopeoDigest(`${b.host}/docker/list:v2`)).toBe(list.descriptor.digest);
     expect(await skopeoDigest(`${b.host}/docker/single:s1`)).toBe(single.descriptor.digest);
+    // A target without a tag takes the source's tag (as crane does).
+    const retag = await copyImage(client, `${a.host}/docker/single:s1`, `${b.host}/retag/single`);
+    expect(retag.target).toBe(`${b.host}/retag/single:s1`);
     // skopeo inspect (not raw) resolves the platform image and reads its config: the copy is a working image.
     const { stdout } = await run("skopeo", ["inspect", "--tls-verify=false", `docker://${b.host}/docker/single:s1`]);
     expect(JSON.parse(stdout)).toMatchObject({ Digest: single.descriptor.digest, Architecture: "amd64", Os: "linux" });
