@@ -18,7 +18,7 @@ import { type FaultProxy, startFaultProxy } from "./support/proxy.js";
 import { registryAvailable, startRegistry, type TestRegistry } from "./support/registry.js";
 
 const exec = promisify(execFile);
-const available = registryAvailable();
+const available = registryAvailable({ witness: true });
 if (!available.ok) console.warn(`skipping pipeline integration tests: ${available.reason}`);
 
 describe.skipIf(!available.ok)("lock, mirror and promote pipelines", () => {

@@ -12,7 +12,7 @@ import { pushImage, pushIndex, pushReferrer } from "./support/images.js";
 import { registryAvailable, startRegistry, type TestRegistry } from "./support/registry.js";
 
 const run = promisify(execFile);
-const available = registryAvailable();
+const available = registryAvailable({ witness: true });
 if (!available.ok) console.warn(`skipping copy integration tests: ${available.reason}`);
 
 /** skopeo is the independent witness: its digest of a reference must equal ours. */

@@ -18,13 +18,22 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export function registryAvailable(): { ok: boolean; reason: string } {
-  return existsSync(REGISTRY_BINARY)
-    ? { ok: true, reason: "" }
-    : {
-        ok: false,
-        reason: `${REGISTRY_BINARY} is missing: install Debian's docker-registry (apt-get install docker-registry); the lab installs it`,
-      };
+/** Whether the real registry (and, with `witness`, skopeo) can run here; the reason is printed when not. */
+export function registryAvailable(options: { witness?: boolean } = {}): { ok: boolean; reason: string } {
+  if (!existsSync(REGISTRY_BINARY)) {
+    return {
+      ok: false,
+      reason: `${REGISTRY_BINARY} is missing: install Debian's docker-registry (apt-get install docker-registry); the lab installs it`,
+    };
+  }
+  if (options.witness && !existsSync("/usr/bin/skopeo")) {
+    return {
+      ok: false,
+      reason:
+        "/usr/bin/skopeo (the independent digest witness) is missing: apt-get install skopeo; the lab installs it",
+    };
+  }
+  return { ok: true, reason: "" };
 }
 
 export async function freePort(): Promise<number> {
