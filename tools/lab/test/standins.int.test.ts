@@ -206,6 +206,13 @@ describe.concurrent("lab stand-ins", () => {
       const wrong = await exec(id, query, { PGPASSWORD: `${password}x` });
       expect(wrong.code).not.toBe(0);
       expect(wrong.outputTail).toContain('password authentication failed for user "e2e3d"');
+      // A restart finds the initialised volume: no second initdb, and the same password still works.
+      await must(["restart", id]);
+      await waitHealthy(id);
+      const again = await exec(id, query, { PGPASSWORD: password });
+      expect(again.code, again.outputTail).toBe(0);
+      const logs = await runCommand(docker, ["logs", id]);
+      expect(logs.outputTail.match(/initialising \/var\/lib\/postgresql\/data/g)).toHaveLength(1);
       expect(await runsAs(id)).toEqual({ uid: 999, configured: "999:999" });
     });
   });

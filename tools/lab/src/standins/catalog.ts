@@ -109,6 +109,7 @@ export const STAND_INS: readonly StandIn[] = [
       installPath: "github.com/versity/versitygw/cmd/versitygw",
       version: VERSITYGW_VERSION,
       binary: "versitygw",
+      ldflags: `-X main.Version=${VERSITYGW_VERSION} -X main.Build=go-module-proxy`,
     },
     tag: `versitygw-${VERSITYGW_VERSION}`,
     tagFor: (v) => `versitygw-${v}`,

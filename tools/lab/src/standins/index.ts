@@ -94,7 +94,7 @@ async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promi
   const logFile = join(logDir, `${standIn.name}.log`);
   await rm(logFile, { force: true });
   let contextDir = join(STAND_IN_DOCKERFILES, standIn.directory);
-  const buildArgs = [`BASE_IMAGE=${ctx.baseImage}`, `INPUT_HASH=${p.inputHash}`];
+  const buildArgs = [`BASE_IMAGE=${ctx.baseImage}`, `INPUT_HASH=${p.inputHash}`, `CREATED=${new Date().toISOString()}`];
   if (standIn.source.kind === "go") {
     const binary = await buildGoBinary(standIn.source, { stateDir: ctx.stateDir, log: ctx.log, logFile });
     // A private copy of the context with the binary in it; the repository stays free of build outputs.
