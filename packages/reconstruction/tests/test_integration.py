@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +23,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from conftest import free_port
 from e2e3d_reconstruction.benchmark import ensure_dataset, evaluate_outputs
-
-from .conftest import free_port
 
 pytestmark = pytest.mark.integration
 DOCKER = shutil.which("docker", path="/usr/bin") or "docker"
@@ -75,24 +75,25 @@ class Service:
             )
         if wait:
             deadline = time.monotonic() + 60
-            while self.get("/readyz", ok=False) != 200:
+            while self.status("/readyz") != 200:
                 assert self.proc.poll() is None, self.log.read_text()[-2000:]
                 assert time.monotonic() < deadline, "service not ready in 60 s"
                 time.sleep(0.5)
 
-    def get(self, path: str, ok: bool = True):
+    def status(self, path: str) -> int:
+        """The HTTP status of a GET, 0 when nothing answers."""
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as r:
-                body = r.read().decode()
-                return json.loads(body) if r.headers.get_content_type() == "application/json" else body
+                return r.status
         except urllib.error.HTTPError as e:
-            if ok:
-                raise
             return e.code
         except OSError:
-            if ok:
-                raise
             return 0
+
+    def get(self, path: str):
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            body = r.read().decode()
+            return json.loads(body) if r.headers.get_content_type() == "application/json" else body
 
     def post(self, path: str, body: dict) -> dict:
         req = urllib.request.Request(self.url + path, json.dumps(body).encode(), {"content-type": "application/json"})
