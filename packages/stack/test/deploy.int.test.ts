@@ -103,6 +103,7 @@ describe.skipIf(!found.lock)("deploy on the lab", () => {
   it("reaches healthy and passes its smoke checks", async () => {
     const summary = await deploy(options());
     expect(summary.outcome).toBe("deployed");
+    expect(summary.applied).toBe(true);
     expect(summary.services.map((s) => s.service).sort()).toEqual([...SUBSET].sort());
     expect(summary.services.every((s) => s.change === "created" && s.state === "healthy")).toBe(true);
     expect(summary.smoke.map((s) => s.check)).toEqual(
@@ -128,6 +129,8 @@ describe.skipIf(!found.lock)("deploy on the lab", () => {
     const before = await ids();
     const summary = await deploy(options());
     expect(summary.outcome).toBe("unchanged");
+    // Every container already matched its configuration: compose up was not even run.
+    expect(summary.applied).toBe(false);
     expect(summary.generatedSecrets).toBe(0);
     expect(await ids()).toEqual(before);
   });

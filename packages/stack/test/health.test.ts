@@ -19,6 +19,7 @@ const container = (over: Partial<ContainerState>): ContainerState => ({
   startedAt: "2026-11-29T00:00:00Z",
   lastProbe: undefined,
   oneShot: false,
+  configHash: undefined,
   ...over,
 });
 

@@ -100,3 +100,20 @@ export async function composeDown(files: ProjectFiles, removeVolumes: boolean, o
     });
   }
 }
+
+/**
+ * The hash compose would give each service's container (v2's `config --hash`; the same value it stores in the
+ * container's com.docker.compose.config-hash label). Undefined where compose cannot say (v1): deploy then just runs up.
+ */
+export async function composeConfigHashes(files: ProjectFiles): Promise<Map<string, string> | undefined> {
+  const cli = await requireCompose();
+  if (cli.major < 2) return undefined;
+  const result = await compose(files, ["config", "--hash", "*"], { timeoutMs: 60_000 });
+  if (result.code !== 0) return undefined;
+  const hashes = new Map<string, string>();
+  for (const line of result.stdout.split("\n")) {
+    const [service, hash] = line.trim().split(/\s+/);
+    if (service && hash) hashes.set(service, hash);
+  }
+  return hashes;
+}

@@ -13,7 +13,7 @@ import { buildModel } from "../model/profiles.js";
 import type { PortPlan, ProfileName, StackModel } from "../model/types.js";
 import { renderAll } from "../render/index.js";
 import { ensureSecrets, type Secrets } from "../secrets.js";
-import { composeDown, composeUp, type ProjectFiles } from "./compose-cli.js";
+import { composeConfigHashes, composeDown, composeUp, type ProjectFiles } from "./compose-cli.js";
 import { logTail, projectContainers } from "./docker.js";
 import { type ServiceHealth, waitForHealth } from "./health.js";
 import { preflight } from "./preflight.js";
@@ -59,6 +59,8 @@ export interface ServiceSummary {
 
 export interface DeploySummary {
   outcome: "deployed" | "unchanged";
+  /** Whether `compose up` ran (false: every container already matched the configuration, nothing was touched). */
+  applied: boolean;
   project: string;
   profile: ProfileName;
   services: ServiceSummary[];
@@ -88,21 +90,44 @@ async function applyAndVerify(
   secrets: Secrets,
   reporter: Reporter,
   options: DeployOptions,
-): Promise<{ health: ServiceHealth[]; smoke: SmokeResult[]; upFailed?: string }> {
-  reporter.step(`apply: compose up (project ${files.project})`);
-  const up = await composeUp(files, (line) => reporter.info(`compose: ${line.trim()}`));
+): Promise<{ health: ServiceHealth[]; smoke: SmokeResult[]; applied: boolean; upFailed?: string }> {
+  const upToDate = await alreadyUpToDate(model, files);
+  reporter.step(
+    `apply: ${upToDate ? "nothing changed, compose up not needed" : "compose up"} (project ${files.project})`,
+  );
+  const up = upToDate
+    ? { code: 0, stdout: "", stderr: "" }
+    : await composeUp(files, (line) => reporter.info(`compose: ${line.trim()}`));
   reporter.step("health: waiting for every service");
   const health = await waitForHealth(model, files.project, reporter, {
     ...(options.healthTimeoutFactor ? { timeoutFactor: options.healthTimeoutFactor } : {}),
   });
   const upFailed =
     up.code !== 0 ? `compose up exited ${up.code}: ${up.stderr.trim().split("\n").slice(-3).join(" | ")}` : undefined;
-  if (upFailed || health.some((h) => !h.ok)) return { health, smoke: [], ...(upFailed ? { upFailed } : {}) };
+  if (upFailed || health.some((h) => !h.ok))
+    return { health, smoke: [], applied: !upToDate, ...(upFailed ? { upFailed } : {}) };
   reporter.step("smoke: checking the running stack");
   const results = await smoke(model, files.project, secrets, reporter, {
     ...(options.smokeAttempts ? { attempts: options.smokeAttempts } : {}),
   });
-  return { health, smoke: results };
+  return { health, smoke: results, applied: !upToDate };
+}
+
+/**
+ * True when every service already runs from exactly the configuration compose would create now, long-running ones
+ * healthy and one-shots completed: then deploy does not call `up` at all, so an unchanged redeploy does not even re-run
+ * the one-shot init. Any doubt (compose v1, a missing or different container) means false, and `up` decides.
+ */
+async function alreadyUpToDate(model: StackModel, files: ProjectFiles): Promise<boolean> {
+  const hashes = await composeConfigHashes(files);
+  if (!hashes) return false;
+  const containers = await projectContainers(files.project);
+  if (containers.length !== model.services.length) return false;
+  return model.services.every((s) => {
+    const c = containers.find((x) => x.service === s.name);
+    if (!c || !hashes.get(s.name) || c.configHash !== hashes.get(s.name)) return false;
+    return s.oneShot ? c.status === "exited" && c.exitCode === 0 : c.status === "running" && c.health === "healthy";
+  });
 }
 
 async function describeFailures(health: ServiceHealth[], reporter: Reporter): Promise<string> {
@@ -194,6 +219,7 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
     });
     return {
       outcome: services.every((s) => s.change === "unchanged") ? "unchanged" : "deployed",
+      applied: attempt.applied,
       project: options.project,
       profile: model.profile,
       services,

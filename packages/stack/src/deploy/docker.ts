@@ -18,6 +18,8 @@ export interface ContainerState {
   /** The last healthcheck's output: why it is not healthy yet. */
   lastProbe: string | undefined;
   oneShot: boolean;
+  /** compose's hash of the service configuration this container was created from. */
+  configHash: string | undefined;
 }
 
 interface InspectJson {
@@ -73,6 +75,7 @@ export async function projectContainers(project: string): Promise<ContainerState
       startedAt: c.State.StartedAt,
       lastProbe: last ? `exit ${last.ExitCode}: ${last.Output.trim().split("\n").slice(-2).join(" | ")}` : undefined,
       oneShot: c.HostConfig.RestartPolicy?.Name === "no" || c.HostConfig.RestartPolicy?.Name === "",
+      configHash: c.Config.Labels["com.docker.compose.config-hash"],
     };
   });
 }
