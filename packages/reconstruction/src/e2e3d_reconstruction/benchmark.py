@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import synthetic
+from . import sfm, synthetic
 from .meshio import read_ply_header
 from .options import JobOptions
 from .pipeline import run_pipeline
@@ -68,7 +68,6 @@ def run_benchmark(work: Path, options: JobOptions, threads: int) -> dict:
     cpu1 = os.times()
     quality = evaluate_outputs(work / "out" / "mesh.ply", work / "out" / "cameras.json", dataset)
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = {
         "stage_seconds": result.report["stage_seconds"],
         "dense_seconds": result.report["dense_seconds"],
@@ -80,7 +79,7 @@ def run_benchmark(work: Path, options: JobOptions, threads: int) -> dict:
             + (cpu1.children_system - cpu0.children_system),
             1,
         ),
-        "peak_rss_mib": {"pipeline": round(peak_self), "colmap": round(peak_children)},
+        "peak_rss_mib": {"pipeline": round(peak_self), "colmap": round(sfm.colmap_peak_mib)},
         "registered_images": f"{result.report['registered_images']}/{result.report['input_images']}",
         "mean_reprojection_error_px": round(result.report["mean_reprojection_error_px"], 3),
         "device": result.report["device"],

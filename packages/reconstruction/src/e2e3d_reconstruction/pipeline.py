@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,5 +152,9 @@ def run_pipeline(
     files[4].write_text(json.dumps({"convention": "x_cam = R x_world + t (COLMAP)", "cameras": cameras}, indent=1))
     report["outputs"] = [f.name for f in files]
     done()
+    report["peak_rss_mib"] = {
+        "pipeline": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "colmap": round(sfm.colmap_peak_mib),
+    }
     report["software"] = software_versions()
     return PipelineResult(report, files)

@@ -15,6 +15,20 @@ from .errors import ReconstructionError
 
 Progress = Callable[[float, str], None]
 
+# Peak resident memory of any COLMAP process in this Python process (MiB), read from /proc while it runs:
+# getrusage(RUSAGE_CHILDREN) cannot be used, it counts the forking parent's memory into the child.
+colmap_peak_mib = 0.0
+
+
+def _peak_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
 
 @dataclass
 class View:
@@ -60,7 +74,9 @@ def _colmap(args: list[str], log: Path, progress: Progress | None = None, patter
         sink.flush()
         proc = subprocess.Popen(["colmap", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         assert proc.stdout is not None
+        global colmap_peak_mib
         for line in proc.stdout:
+            colmap_peak_mib = max(colmap_peak_mib, _peak_rss_mib(proc.pid))
             sink.write(line)
             if regex and progress and (m := regex.search(line)):
                 done, total = int(m.group(1)), int(m.group(2))
