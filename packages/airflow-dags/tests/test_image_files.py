@@ -3,6 +3,7 @@ report's failures, and the preflight names what a deployment forgot."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import subprocess
 import sys
@@ -27,7 +28,9 @@ def instructions() -> list[tuple[str, str]]:
 
 
 def test_image_lock_is_in_sync_with_uv_lock():
-    assert image_lock.LOCK_FILE.read_text() == image_lock.render(), f"run: {image_lock.WRITE_COMMAND}"
+    current, expected = image_lock.LOCK_FILE.read_text(), image_lock.render()
+    diff = "".join(list(difflib.unified_diff(current.splitlines(True), expected.splitlines(True)))[:40])
+    assert current == expected, f"run: {image_lock.WRITE_COMMAND}\n{diff}"
 
 
 def test_image_lock_pins_every_distribution_with_hashes():

@@ -32,7 +32,18 @@ def uv_binary() -> str:
 
 
 def render() -> str:
-    command = [uv_binary(), "export", "--frozen", "--no-dev", "--hashes", "--no-emit-project", "--no-header"]
+    # --color never: under Nx (FORCE_COLOR) uv would colour the "# via" comments.
+    command = [
+        uv_binary(),
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--hashes",
+        "--no-emit-project",
+        "--no-header",
+        "--color",
+        "never",
+    ]
     result = subprocess.run(command, cwd=PACKAGE_DIR, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise SystemExit(f"error: {' '.join(command)} failed:\n{result.stderr}")
