@@ -160,6 +160,25 @@ ${extra}`;
     const verify = await runPipeline("mirror.ts", ["verify", "--lock", lockPath, "--to", priv.host]);
     expect(verify.stderr).toContain("verified: all 3 image(s) complete");
     expect(verify.code).toBe(0);
+    // A prefix in the private registry: <private>/<prefix>/<source>@<digest>.
+    const prefixed = await runPipeline("mirror.ts", [
+      "sync",
+      "--lock",
+      lockPath,
+      "--to",
+      `${priv.host}/mirror`,
+      "--only",
+      "minio",
+      ...remap,
+    ]);
+    expect(prefixed.code, prefixed.stderr).toBe(0);
+    const minio = lock.images["minio"]!;
+    expect(mirroredReference(minio, `${priv.host}/mirror`)).toBe(
+      `${priv.host}/mirror/quay.io/minio/minio@${minio.digest}`,
+    );
+    expect((await client.headManifest(parseReference(mirroredReference(minio, `${priv.host}/mirror`))))?.digest).toBe(
+      minio.digest,
+    );
     const dry = await runPipeline("mirror.ts", [
       "sync",
       "--lock",
