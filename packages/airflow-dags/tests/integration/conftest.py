@@ -91,7 +91,7 @@ def containers() -> Iterator[Containers]:
 @pytest.fixture(scope="session")
 def object_store(network: str, containers: Containers) -> dict[str, str]:
     """The lab's S3 stand-in, on the network as `object-store` and published on loopback for the test."""
-    image = lab_image("E2E3D_TEST_S3_IMAGE", "quay.io/minio/minio", "versitygw-v1.8.0")
+    image = lab_image("E2E3D_TEST_S3_IMAGE", "minio")
     access_key, secret_key = "e2e3d" + secrets.token_hex(4), secrets.token_urlsafe(24)
     env = {"MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key}
     name = containers.run("--network", network, "--network-alias", "object-store", "-p", "127.0.0.1::9000",
@@ -105,8 +105,8 @@ def object_store(network: str, containers: Containers) -> dict[str, str]:
 def airflow_env(network: str, containers: Containers, object_store: dict[str, str]) -> dict[str, str]:
     """A real Postgres and Redis (the lab's stand-ins) and what a deployment provides: secrets and connections."""
     db_password, redis_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-    postgres = lab_image("E2E3D_TEST_POSTGRES_IMAGE", "docker.io/library/postgres", "15.18")
-    redis = lab_image("E2E3D_TEST_REDIS_IMAGE", "docker.io/library/redis", "7.0.15")
+    postgres = lab_image("E2E3D_TEST_POSTGRES_IMAGE", "postgres")
+    redis = lab_image("E2E3D_TEST_REDIS_IMAGE", "redis")
     pg = containers.run("--network", network, "--network-alias", "postgres", "-e", "POSTGRES_USER=airflow",
                         "-e", f"POSTGRES_PASSWORD={db_password}", "-e", "POSTGRES_DB=airflow", postgres)  # fmt: skip
     rd = containers.run("--network", network, "--network-alias", "redis", redis,
@@ -164,7 +164,7 @@ HEALTH = ["--health-interval", "5s", "--health-start-period", "240s"]
 @pytest.fixture(scope="session")
 def airflow_services(image, network, airflow_env, containers, first_init) -> dict[str, str]:
     """statsd_exporter (the lab's), the API server (published on loopback) and the scheduler, healthy."""
-    exporter_image = lab_image("E2E3D_TEST_STATSD_EXPORTER_IMAGE", "docker.io/prom/statsd-exporter", "v0.31.0")
+    exporter_image = lab_image("E2E3D_TEST_STATSD_EXPORTER_IMAGE", "statsd-exporter")
     mapping = REPO_ROOT / "docker/airflow/statsd-mapping.yml"
     containers.run("--network", network, "--network-alias", "statsd-exporter",
                    "-v", f"{mapping}:/etc/statsd/mapping.yml:ro", exporter_image,

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 DOCKER = os.environ.get("E2E3D_DOCKER", "/usr/bin/docker")  # Debian's client: it has BuildKit (see FIELD-NOTES)
+LAB_IMAGES_FILE = Path(__file__).resolve().parents[4] / "docker" / "lab" / "images.yaml"
 LAB_HOME = Path(os.environ.get("E2E3D_LAB_HOME", Path.home() / ".local/state/e2e3d-lab"))
 
 
@@ -42,10 +44,15 @@ def base_image() -> str:
     return ref
 
 
-def lab_image(env_var: str, repository: str, tag: str) -> str:
-    """A lab stand-in image (`<upstream>/<origin path>:<tag>`), present locally or pulled from the lab upstream."""
+def lab_image(env_var: str, name: str) -> str:
+    """The lab's stand-in for image `name` of docker/lab/images.yaml (`<upstream>/<source>:<tag>`), present locally
+    or pulled from the lab upstream; the env var `env_var` overrides the reference."""
+    images = yaml.safe_load(LAB_IMAGES_FILE.read_text())["images"]
+    entry = next((i for i in images if i["name"] == name), None)
+    if entry is None:
+        pytest.fail(f"{LAB_IMAGES_FILE} has no image named {name!r}")
     upstream = os.environ.get("E2E3D_UPSTREAM_REGISTRY") or lab_state().get("upstream") or "127.0.0.1:5101"
-    ref = os.environ.get(env_var) or f"{upstream}/{repository}:{tag}"
+    ref = os.environ.get(env_var) or f"{upstream}/{entry['source']}:{entry['tag']}"
     if docker("image", "inspect", ref, check=False).returncode != 0:
         pulled = docker("pull", ref, check=False)
         if pulled.returncode != 0:
