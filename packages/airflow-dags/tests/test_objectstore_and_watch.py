@@ -90,7 +90,13 @@ def test_verify_outputs_and_summary(s3_server, bucket):
     summary = build_summary({"input": "s3://in/chair/", "image_count": 25}, {"id": "j1", "waited_s": 30.0}, outputs)
     assert summary["registered_images"] == 24
     assert summary["f_score"] == 0.87
-    assert summary["durations_s"] == {"stages": {"sparse": 12.5}, "waited_for_job": 30.0}
+    assert summary["durations_s"] == {"stages": {"sparse": 12.5}, "total": None, "waited_for_job": 30.0}
+    # The reconstruction service's own field names (packages/reconstruction: stage_seconds, total_seconds).
+    service_report = {"registered_images": 5, "stage_seconds": {"sfm": 3.0, "dense": 9.5}, "total_seconds": 12.5}
+    service_summary = build_summary({}, {"id": "j2"}, {**outputs, "report": service_report})
+    assert service_summary["durations_s"]["stages"] == {"sfm": 3.0, "dense": 9.5}
+    assert service_summary["durations_s"]["total"] == 12.5
+    assert service_summary["f_score"] is None  # only known when the report carries one
 
 
 def test_verify_outputs_names_what_is_missing(s3_server, bucket):

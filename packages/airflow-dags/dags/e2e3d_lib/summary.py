@@ -23,6 +23,14 @@ def _registered_images(report: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _first(report: dict[str, Any], job: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for source in (report, job):
+        for key in keys:
+            if source.get(key):
+                return source[key]
+    return None
+
+
 def build_summary(input_info: dict[str, Any], job: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
     report = outputs.get("report", {})
     return {
@@ -34,7 +42,9 @@ def build_summary(input_info: dict[str, Any], job: dict[str, Any], outputs: dict
         "f_score": _find_fscore(report),
         "meshes": outputs.get("meshes", []),
         "durations_s": {
-            "stages": report.get("timings") or report.get("stage_timings") or job.get("timings"),
+            # The reconstruction service reports per-stage seconds as `stage_seconds` (report and job document).
+            "stages": _first(report, job, ("stage_seconds", "timings", "stage_timings")),
+            "total": report.get("total_seconds"),
             "waited_for_job": job.get("waited_s"),
         },
         "device": report.get("device"),
