@@ -121,7 +121,7 @@ new JsonFile(project, "biome.json", {
     linter: {
       enabled: true,
       rules: {
-        recommended: true,
+        preset: "recommended",
         style: { noNonNullAssertion: "off", useTemplate: "off" },
         complexity: { useLiteralKeys: "off" },
         suspicious: { noControlCharactersInRegex: "off" },
