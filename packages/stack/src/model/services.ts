@@ -268,8 +268,9 @@ export function productionServices(options: CatalogueOptions): ServiceSpec[] {
       name: S.redis,
       description: "Celery broker",
       image: { kind: "lock", name: LOCK_NAMES.redis },
-      // The password comes from the environment through a shell so it never sits in the compose file.
-      command: ["sh", "-c", 'exec redis-server --requirepass "$$REDIS_PASSWORD" --appendonly yes'],
+      // `redis-server` first, so the image's entrypoint drops to its redis user (official image) or keeps its
+      // network defaults (lab stand-in); the password is interpolated by compose from the secrets file.
+      command: ["redis-server", "--requirepass", secretRef("redis_password"), "--appendonly", "yes"],
       environment: { REDIS_PASSWORD: secretRef("redis_password") },
       secrets: ["redis_password"],
       mounts: [{ kind: "volume", volume: "redis-data", target: "/data" }],
