@@ -107,6 +107,7 @@ async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promi
   } else {
     buildArgs.push(`DEB_VERSION=${p.version}`);
   }
+  const previous = await localImageId(ctx, p.reference);
   const env = { ...process.env, DOCKER_BUILDKIT: "1" };
   const build = await runCommand(
     ctx.docker,
@@ -128,6 +129,18 @@ async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promi
       hint: `check that the lab upstream answers: curl http://${ctx.upstream}/v2/`,
     });
   }
+  // The image this build replaced would stay behind as a dangling <none> image on every rebuild. Remove it without
+  // force: the engine refuses while a container uses it or another tag still names it, and then it stays.
+  const current = await localImageId(ctx, p.reference);
+  if (previous && previous !== current) {
+    const removed = await runCommand(ctx.docker, ["image", "rm", previous]);
+    if (removed.code !== 0) ctx.log(`stand-ins: kept the previous ${standIn.name} image ${previous} (still in use)`);
+  }
+}
+
+async function localImageId(ctx: StandInContext, reference: string): Promise<string | undefined> {
+  const result = await runCommand(ctx.docker, ["image", "inspect", "--format", "{{.Id}}", reference]);
+  return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
 /**
