@@ -11,6 +11,7 @@ import { StandInBuildError, StandInVersionDriftError } from "./errors.js";
 import { runCommand } from "./exec.js";
 import { buildGoBinary } from "./gobuild.js";
 import { computeInputHash, INPUT_HASH_LABEL } from "./inputs.js";
+import { withLock } from "./lock.js";
 import { readRemoteImage } from "./registry.js";
 
 export { debianUpstreamVersion, STAND_INS, type StandIn } from "./catalog.js";
@@ -148,10 +149,17 @@ async function localImageId(ctx: StandInContext, reference: string): Promise<str
  * the manifest digests the upstream holds.
  */
 export async function ensureStandIns(ctx: StandInContext): Promise<StandInResult[]> {
-  const started = Date.now();
   const workDir = join(ctx.stateDir, "standins");
+  await mkdir(join(workDir, "logs"), { recursive: true });
+  return withLock(join(workDir, "build.lock"), ctx.log, LOCK_TIMEOUT_MS, () => ensureLocked(ctx, workDir));
+}
+
+/** A cold build of all six takes about 6 minutes here; waiting for someone else's is bounded well above that. */
+const LOCK_TIMEOUT_MS = 30 * 60_000;
+
+async function ensureLocked(ctx: StandInContext, workDir: string): Promise<StandInResult[]> {
+  const started = Date.now();
   const logDir = join(workDir, "logs");
-  await mkdir(logDir, { recursive: true });
   const baseKey = await baseIdentity(ctx);
   const resolveOptions = {
     docker: ctx.docker,
