@@ -65,3 +65,20 @@ describe("judging a service from its container", () => {
     expect(serviceTimeoutS(service(S.redis))).toBeGreaterThanOrEqual(60);
   });
 });
+
+describe("masking", () => {
+  it("never lets a secret value through the reporter or a failure text", async () => {
+    const { maskingReporter, maskText } = await import("../src/deploy/progress.js");
+    const lines: string[] = [];
+    const secret = "s3cretValueThatIsLong";
+    const reporter = maskingReporter(
+      { step: (l) => lines.push(l), info: (l) => lines.push(l), warn: (l) => lines.push(l) },
+      [secret],
+    );
+    reporter.warn(`redis://:${secret}@redis:6379/0 refused`);
+    reporter.info(`log: password=${secret}; again ${secret}`);
+    expect(lines.join("\n")).not.toContain(secret);
+    expect(lines[0]).toBe("redis://:***@redis:6379/0 refused");
+    expect(maskText(`x ${secret} y`, [secret])).toBe("x *** y");
+  });
+});

@@ -17,7 +17,7 @@ import { composeConfigHashes, composeDown, composeUp, type ProjectFiles } from "
 import { logTail, projectContainers } from "./docker.js";
 import { type ServiceHealth, waitForHealth } from "./health.js";
 import { preflight } from "./preflight.js";
-import { type Reporter, terminalReporter } from "./progress.js";
+import { maskingReporter, maskText, type Reporter, terminalReporter } from "./progress.js";
 import { type SmokeResult, smoke } from "./smoke.js";
 import {
   appendRecord,
@@ -145,7 +145,7 @@ async function describeFailures(health: ServiceHealth[], reporter: Reporter): Pr
 }
 
 export async function deploy(options: DeployOptions): Promise<DeploySummary> {
-  const reporter = options.reporter ?? terminalReporter();
+  let reporter = options.reporter ?? terminalReporter();
   const model = buildModel({
     profile: options.profile,
     ...(options.ports ? { ports: options.ports } : {}),
@@ -187,6 +187,8 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
   reporter.step("secrets and generated configuration");
   ensureProjectRoot(state);
   const { secrets, generated } = ensureSecrets(state.secretsFile);
+  const secretValues = Object.values(secrets);
+  reporter = maskingReporter(reporter, secretValues);
   reporter.info(
     generated.length ? `generated ${generated.length} secret(s) in ${state.secretsFile}` : "secrets reused",
   );
@@ -233,13 +235,16 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
   }
 
   // Failure: say what failed and why, then roll back to the previous deployment's images if there is one.
-  const why = [
-    attempt.upFailed,
-    await describeFailures(attempt.health, reporter),
-    ...failedSmoke.map((s) => `smoke ${s.check}: ${s.detail}`),
-  ]
-    .filter(Boolean)
-    .join("\n");
+  const why = maskText(
+    [
+      attempt.upFailed,
+      await describeFailures(attempt.health, reporter),
+      ...failedSmoke.map((s) => `smoke ${s.check}: ${s.detail}`),
+    ]
+      .filter(Boolean)
+      .join("\n"),
+    secretValues,
+  );
   appendRecord(state, {
     id,
     at: id,

@@ -24,3 +24,21 @@ export function terminalReporter(write: (line: string) => void = (l) => process.
 }
 
 export const silentReporter: Reporter = { step() {}, info() {}, warn() {} };
+
+/**
+ * Replaces every secret value with *** in whatever the reporter prints: container log tails and compose output are
+ * not ours, and a service that logs its own connection URL must not leak a password into a CI log.
+ */
+export function maskingReporter(inner: Reporter, secrets: string[]): Reporter {
+  const values = secrets.filter((v) => v.length >= 8);
+  const mask = (text: string) => values.reduce((acc, v) => acc.split(v).join("***"), text);
+  return {
+    step: (name) => inner.step(mask(name)),
+    info: (message) => inner.info(mask(message)),
+    warn: (message) => inner.warn(mask(message)),
+  };
+}
+
+export function maskText(text: string, secrets: string[]): string {
+  return secrets.filter((v) => v.length >= 8).reduce((acc, v) => acc.split(v).join("***"), text);
+}
