@@ -5,7 +5,7 @@
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { deploy, down, formatError, PROFILES, type ProfileName } from "@e2e3d/stack";
+import { deploy, down, formatError, PROFILES, type ProfileName, StackError } from "@e2e3d/stack";
 import { Command, Option } from "commander";
 
 const env = process.env;
@@ -36,7 +36,11 @@ const program = new Command("deploy")
   .action(async (opts) => {
     const profile: ProfileName = opts.lab ? "lab" : (opts.profile ?? "production");
     const project: string = opts.project ?? (profile === "production" ? "e2e3d" : `e2e3d-${profile}`);
-    if (opts.volumes && !opts.down) throw new Error("--volumes only makes sense with --down");
+    if (opts.volumes && !opts.down) {
+      throw new StackError("--volumes only makes sense with --down", {
+        hint: "add --down to remove the stack and its volumes",
+      });
+    }
     if (opts.down) {
       const result = await down({ project, stateDir: opts.stateDir, volumes: Boolean(opts.volumes) });
       process.stdout.write(`${JSON.stringify({ project, ...result }, null, 2)}\n`);
