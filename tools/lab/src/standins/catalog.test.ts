@@ -41,7 +41,7 @@ describe("truthful tags", () => {
     const byName = Object.fromEntries(STAND_INS.map((s) => [s.name, s]));
     expect(byName["redis"]!.tagFor("5:7.0.15-1~deb12u10")).toBe("7.0.15");
     expect(byName["prometheus"]!.tagFor("2.42.0+ds-5+deb12u1")).toBe("v2.42.0");
-    expect(byName["postgres"]!.tagFor("15.20-0+deb12u1")).toBe("15.20");
+    expect(byName["postgres"]!.tagFor("15.20-0+deb12u1")).toBe("15");
   });
 
   it("names the S3 server in the minio tag, since it is not MinIO", () => {

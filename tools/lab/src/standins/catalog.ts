@@ -64,8 +64,10 @@ export const STAND_INS: readonly StandIn[] = [
     directory: "postgres",
     repository: "docker.io/library/postgres",
     source: { kind: "debian", package: "postgresql-15" },
-    tag: "15.18",
-    tagFor: debianUpstreamVersion,
+    // The major version only: bookworm's point releases move postgresql-15's minor (15.18 → 15.20...), and the
+    // base is debootstrapped fresh per machine, so a minor tag would drift under CI. The labels carry the exact version.
+    tag: "15",
+    tagFor: (v) => debianUpstreamVersion(v).split(".")[0] ?? v,
   },
   {
     name: "prometheus",
