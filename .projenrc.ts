@@ -1,7 +1,7 @@
 // The project definition. Every generated file (package.json, tsconfigs, nx.json, project.json files,
 // biome/vitest config, .gitignore, workflows) comes from here: edit this file, then run `npx projen`.
 // Never write projen's marker text literally in this file: projen deletes every file that contains it.
-import { JsonFile, TextFile, javascript, typescript } from "projen";
+import { JsonFile, javascript, TextFile, typescript } from "projen";
 import { PROJEN_MARKER } from "projen/lib/common.js";
 import { addWorkflows } from "./tools/projen/workflows.js";
 
@@ -340,6 +340,7 @@ new TextFile(project, "vitest.config.ts", {
     '    reporters: process.env.GITHUB_ACTIONS ? ["default", "github-actions"] : ["default"],',
     "  },",
     "});",
+    "",
   ],
 });
 
