@@ -191,3 +191,20 @@ def test_restart_during_a_job(s3_env, s3_client, prefix, small_set, attempts: in
             assert _wait(second, job, {"cancelled"}, timeout=30).state == "cancelled"
     finally:
         second.stop()
+
+
+def test_concurrency_is_bounded(s3_env, s3_client, prefix, small_set) -> None:
+    manager = _manager(s3_env)  # one supervisor: E2E3D_MAX_CONCURRENT_JOBS=1
+    manager.start()
+    try:
+        url = _upload(s3_client, prefix, {p.name: p.read_bytes() for p in small_set})
+        first, _ = manager.submit(url, f"s3://unit-output/{prefix}/a", {}, None)
+        second, _ = manager.submit(url, f"s3://unit-output/{prefix}/b", {}, None)
+        _wait(manager, first, {"running"}, stage="sfm")
+        assert manager.get(second.id).state == "queued"
+        manager.cancel(second.id)
+        manager.cancel(first.id)
+        _wait(manager, first, {"cancelled"}, timeout=30)
+        assert manager.get(second.id).attempts == 0  # it never ran
+    finally:
+        manager.stop()
