@@ -78,7 +78,10 @@ export async function uploadImageSet(store: ObjectStore, prefixUri: string, file
 /** Writes one small object (a `_READY` marker, a test file). */
 export async function putObject(store: ObjectStore, uri: string, body: string | Buffer): Promise<void> {
   const { bucket, prefix } = parseS3Uri(uri);
-  await store.client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix.replace(/\/$/, ""), Body: body }));
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+  await store.client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: prefix.replace(/\/$/, ""), Body: bytes, ContentLength: bytes.length }),
+  );
 }
 
 export async function listKeys(store: ObjectStore, uri: string): Promise<string[]> {

@@ -242,11 +242,13 @@ describe("end-to-end", () => {
     "reconstructs a set marked _READY through the upload-triggered DAG",
     async () => {
       const s = up();
-      const watchInput = `s3://${BUCKETS.input}/${run}/watch/`;
-      const watchOutput = `s3://${BUCKETS.output}/${run}/watch/`;
-      await airflow.setVariable("e2e3d_watch_input", watchInput);
-      await airflow.setVariable("e2e3d_watch_output", watchOutput);
-      const setUri = await uploadImageSet(store, `${watchInput}chair/`, set.images);
+      // The deployment's own watch configuration (the stack model sets the DAG's variables in the environment).
+      const worker = s.model.services.find((svc) => svc.name === S.airflowWorker)!;
+      const watchInput = worker.environment["AIRFLOW_VAR_E2E3D_WATCH_INPUT"];
+      const watchOutput = worker.environment["AIRFLOW_VAR_E2E3D_WATCH_OUTPUT"];
+      if (!watchInput || !watchOutput)
+        throw new Error("the stack model sets no watch variables for the Airflow worker");
+      const setUri = await uploadImageSet(store, `${watchInput}${run}-chair/`, set.images);
       await putObject(store, `${setUri}_READY`, "");
       await waitForDag(airflow, WATCH_DAG_ID);
       // The watch DAG runs every two minutes on its own; a manual run of the same DAG does not wait for the schedule.
@@ -263,11 +265,11 @@ describe("end-to-end", () => {
         },
         { timeoutMs: 120_000, intervalMs: 5000 },
       );
-      expect(triggered.conf?.["output"]).toBe(`${watchOutput}chair/`);
+      expect(triggered.conf?.["output"]).toBe(`${watchOutput}${run}-chair/`);
       const done = await waitForDagRun(airflow, RECONSTRUCTION_DAG_ID, triggered.dag_run_id);
       if (done.run.state !== "success")
         throw new Error(s.masker.mask(await describeRun(airflow, RECONSTRUCTION_DAG_ID, done)));
-      const watchedOutputs = await fetchOutputs(store, `${watchOutput}chair/`);
+      const watchedOutputs = await fetchOutputs(store, `${watchOutput}${run}-chair/`);
       expect(watchedOutputs.names).toEqual(expect.arrayContaining(["mesh.ply", "report.json", "_SUCCESS"]));
     },
     25 * 60_000,
