@@ -36,11 +36,11 @@ export class StepError extends TestkitError {}
 export function formatTestkitError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const lines = [`${err.name}: ${err.message}`];
-  if (err instanceof TestkitError) {
-    for (const [k, v] of Object.entries(err.context)) if (v !== undefined) lines.push(`  ${k}: ${v}`);
-    if (err.hint) lines.push(`  hint: ${err.hint}`);
-    if (err.diagnostics) lines.push(err.diagnostics);
-  }
+  // Typed errors of the other packages carry context and a hint the same way (PipelineError, StackError).
+  const detailed = err as Error & { context?: Record<string, unknown>; hint?: string; diagnostics?: string };
+  for (const [k, v] of Object.entries(detailed.context ?? {})) if (v !== undefined) lines.push(`  ${k}: ${v}`);
+  if (detailed.hint) lines.push(`  hint: ${detailed.hint}`);
+  if (detailed.diagnostics) lines.push(detailed.diagnostics);
   if (err.cause instanceof Error) lines.push(`  cause: ${err.cause.message}`);
   return lines.join("\n");
 }

@@ -479,15 +479,21 @@ describe("resilience", () => {
         { input, output: `s3://${BUCKETS.output}/${run}/killed-worker/`, options: CHEAP },
         runId,
       );
-      await until(
-        "submit_job running",
-        async () => {
-          const tasks = await airflow.taskInstances(RECONSTRUCTION_DAG_ID, runId);
-          const submit = tasks.find((t) => t.task_id === "submit_job");
-          return submit?.state === "running" ? { value: true, reason: "" } : { reason: `submit_job ${submit?.state}` };
-        },
-        { timeoutMs: 600_000, intervalMs: 250 },
-      );
+      // Catch submit_job while it runs on the worker (it takes seconds); seeing it finished first is a failed attempt
+      // at this test, reported as such, never a pass.
+      await phase("wait for submit_job to run", async () => {
+        const deadline = Date.now() + 600_000;
+        for (;;) {
+          const tasks = await airflow.taskInstances(RECONSTRUCTION_DAG_ID, runId).catch(() => []);
+          const state = tasks.find((t) => t.task_id === "submit_job")?.state;
+          if (state === "running") return;
+          if (state && ["success", "failed", "up_for_retry"].includes(state)) {
+            throw new Error(`submit_job was already ${state} before the worker could be killed mid-task`);
+          }
+          if (Date.now() > deadline) throw new Error(`submit_job never ran (last state ${state})`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
       const worker = await serviceContainer(s.project, S.airflowWorker);
       await phase("kill the Celery worker", async () => {
         expect((await docker(["kill", worker.id])).code).toBe(0);
@@ -500,6 +506,7 @@ describe("resilience", () => {
         throw new Error(s.masker.mask(await describeRun(airflow, RECONSTRUCTION_DAG_ID, done)));
       const submitTask = done.tasks.find((t) => t.task_id === "submit_job")!;
       note(`submit_job ended on try ${submitTask.try_number}`);
+      expect(submitTask.try_number, "the killed try is retried").toBeGreaterThanOrEqual(2);
       const jobs = (await reconstructionApi<{ jobs: Job[] }>("/v1/jobs")).body.jobs.filter(
         (j) => j.idempotency_key === runId,
       );
