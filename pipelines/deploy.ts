@@ -1,11 +1,15 @@
 // Entry point: deploy the E2E3D stack (preflight → apply → health → smoke, rollback on failure), or take it down.
-// Thin: parses arguments, calls @e2e3d/stack, prints a JSON summary on stdout (progress goes to stderr).
-//   npx tsx pipelines/deploy.ts --lab
+// Thin: parses arguments, calls @e2e3d/pipeline and @e2e3d/stack, prints a JSON summary on stdout (progress: stderr).
+// With no profile and no private registry configured it runs the whole delivery on the embedded lab:
+// lab up → lock → mirror → build → deploy.
+//   npx tsx pipelines/deploy.ts
+//   npx tsx pipelines/deploy.ts --lab --skip-prepare --build-report reports/build.json
 //   npx tsx pipelines/deploy.ts --profile production --lock docker/images.lock.json --build-report reports/build.json
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
 import { homedir } from "node:os";
-import { join } from "node:path";
-import { deploy, down, formatError, PROFILES, type ProfileName, StackError } from "@e2e3d/stack";
+import { join, resolve } from "node:path";
+import { createLogger, prepareLabDelivery } from "@e2e3d/pipeline";
+import { buildModel, deploy, down, formatError, PROFILES, type ProfileName, StackError } from "@e2e3d/stack";
 import { Command, Option } from "commander";
 
 const env = process.env;
@@ -16,7 +20,8 @@ const defaultStateDir =
 const program = new Command("deploy")
   .description("Deploy the E2E3D stack from pinned, mirrored images, and prove it works")
   .addOption(new Option("--profile <name>", "production | lab | gpu").choices(PROFILES))
-  .option("--lab", "shorthand for --profile lab (the lab's stand-ins, lock and registry)")
+  .option("--lab", "shorthand for --profile lab (the default when no private registry is configured)")
+  .option("--skip-prepare", "lab: deploy the given build report as is (no lab up, lock, mirror or build first)")
   .option("--lock <file>", "lock file (default: docker/images.lock.json; lab: <lab state dir>/images.lock.json)")
   .option("--build-report <file>", "build report of the first-party images", "reports/build.json")
   .option("--registry <host:port>", "private registry (default: $E2E3D_PRIVATE_REGISTRY, lab: 127.0.0.1:5102)")
@@ -34,7 +39,8 @@ const program = new Command("deploy")
   .option("--down", "stop and remove the stack (named volumes are kept)")
   .option("--volumes", "with --down: remove the named volumes too (DATA LOSS)")
   .action(async (opts) => {
-    const profile: ProfileName = opts.lab ? "lab" : (opts.profile ?? "production");
+    const registryConfigured = Boolean(opts.registry ?? env["E2E3D_PRIVATE_REGISTRY"]?.trim());
+    const profile: ProfileName = opts.lab ? "lab" : (opts.profile ?? (registryConfigured ? "production" : "lab"));
     const project: string = opts.project ?? (profile === "production" ? "e2e3d" : `e2e3d-${profile}`);
     if (opts.volumes && !opts.down) {
       throw new StackError("--volumes only makes sense with --down", {
@@ -46,17 +52,33 @@ const program = new Command("deploy")
       process.stdout.write(`${JSON.stringify({ project, ...result }, null, 2)}\n`);
       return;
     }
+    let lockFile: string =
+      opts.lock ?? (profile === "lab" ? join(labHome, "images.lock.json") : "docker/images.lock.json");
+    let privateRegistry: string = opts.registry ?? env["E2E3D_PRIVATE_REGISTRY"]?.trim() ?? "127.0.0.1:5102";
+    const ports = {
+      ...(opts.gatewayPort ? { gateway: opts.gatewayPort } : {}),
+      ...(opts.s3Port ? { objectStore: opts.s3Port } : {}),
+    };
+    // The model is pure: building it first refuses a bad --only or port plan before the lab or a build does any work.
+    buildModel({ profile, ports, ...(opts.only ? { only: opts.only } : {}) });
+    if (profile === "lab" && !opts.skipPrepare) {
+      const prepared = await prepareLabDelivery({
+        root: process.cwd(),
+        log: createLogger(env),
+        buildReportFile: resolve(opts.buildReport),
+        env,
+      });
+      lockFile = prepared.lockFile;
+      privateRegistry = prepared.privateRegistry;
+    }
     const summary = await deploy({
-      lockFile: opts.lock ?? (profile === "lab" ? join(labHome, "images.lock.json") : "docker/images.lock.json"),
+      lockFile,
       buildReport: opts.buildReport,
-      privateRegistry: opts.registry ?? env["E2E3D_PRIVATE_REGISTRY"]?.trim() ?? "127.0.0.1:5102",
+      privateRegistry,
       profile,
       project,
       stateDir: opts.stateDir,
-      ports: {
-        ...(opts.gatewayPort ? { gateway: opts.gatewayPort } : {}),
-        ...(opts.s3Port ? { objectStore: opts.s3Port } : {}),
-      },
+      ports,
       ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
       ...(opts.only ? { only: opts.only } : {}),
     });

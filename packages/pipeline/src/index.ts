@@ -17,3 +17,4 @@ export * from "./git.js";
 export * from "./log/index.js";
 export * from "./registry.js";
 export * from "./reports.js";
+export * from "./delivery/lab.js";
