@@ -71,6 +71,7 @@ const project = new javascript.NodeProject({
     ".ruff_cache/",
     ".mypy_cache/",
     ".venv/",
+    ".python-setup.lock",
     "*.egg-info/",
     "/.gl/",
     "/.whl/",
