@@ -479,23 +479,32 @@ describe("resilience", () => {
         { input, output: `s3://${BUCKETS.output}/${run}/killed-worker/`, options: CHEAP },
         runId,
       );
-      // Catch submit_job while it runs on the worker (it takes seconds); seeing it finished first is a failed attempt
-      // at this test, reported as such, never a pass.
-      await phase("wait for submit_job to run", async () => {
+      // "Mid-task", deterministically: the moment the reconstruction API has the job for this run's idempotency key,
+      // submit_job has sent its POST but not yet reported back. The worker is frozen there (`docker pause`: the cgroup
+      // freezer, no process runs another instruction), Airflow is asked whether submit_job is still running, and the
+      // frozen worker is killed (SIGKILL reaches it before it could run again).
+      const worker = await serviceContainer(s.project, S.airflowWorker);
+      await phase("freeze the Celery worker once the job is submitted", async () => {
         const deadline = Date.now() + 600_000;
         for (;;) {
-          const tasks = await airflow.taskInstances(RECONSTRUCTION_DAG_ID, runId).catch(() => []);
-          const state = tasks.find((t) => t.task_id === "submit_job")?.state;
-          if (state === "running") return;
-          if (state && ["success", "failed", "up_for_retry"].includes(state)) {
-            throw new Error(`submit_job was already ${state} before the worker could be killed mid-task`);
-          }
-          if (Date.now() > deadline) throw new Error(`submit_job never ran (last state ${state})`);
-          await new Promise((r) => setTimeout(r, 100));
+          const listed = await reconstructionApi<{ jobs: Job[] }>("/v1/jobs").catch(() => undefined);
+          if (listed?.body.jobs.some((j) => j.idempotency_key === runId)) break;
+          if (Date.now() > deadline) throw new Error(`no job for ${runId} reached the reconstruction API`);
+          await new Promise((r) => setTimeout(r, 20));
         }
+        expect((await docker(["pause", worker.id])).code).toBe(0);
       });
-      const worker = await serviceContainer(s.project, S.airflowWorker);
-      await phase("kill the Celery worker", async () => {
+      const frozen = (await airflow.taskInstances(RECONSTRUCTION_DAG_ID, runId)).find(
+        (t) => t.task_id === "submit_job",
+      );
+      note(`worker frozen with submit_job ${frozen?.state} (try ${frozen?.try_number})`);
+      if (frozen?.state !== "running") {
+        await docker(["unpause", worker.id]);
+        throw new Error(
+          `submit_job was already ${frozen?.state} when the worker froze: not a kill mid-task; run again`,
+        );
+      }
+      await phase("kill the frozen Celery worker and start it again", async () => {
         expect((await docker(["kill", worker.id])).code).toBe(0);
         // An orchestrator would bring it back; `docker kill` counts as a manual stop, so start it ourselves.
         expect((await docker(["start", worker.id])).code).toBe(0);
