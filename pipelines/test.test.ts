@@ -1,6 +1,6 @@
 // The test entry point refuses bad input with a clear message and exit 1, before any stack is started.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -48,6 +48,7 @@ describe("pipelines/test.ts arguments", () => {
       }),
     );
     const result = cli("--build-report", report, "--suite", "gpu");
+    rmSync(dir, { recursive: true, force: true });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/the build report says the build failed: nothing from it is tested/);
   });
