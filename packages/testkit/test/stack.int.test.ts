@@ -473,43 +473,44 @@ describe("resilience", () => {
       const s = up();
       const input = `s3://${BUCKETS.input}/${run}/restart/`;
       const runId = `${run}-killed-worker`;
-      await triggerDag(
-        airflow,
-        RECONSTRUCTION_DAG_ID,
-        { input, output: `s3://${BUCKETS.output}/${run}/killed-worker/`, options: CHEAP },
-        runId,
-      );
-      // "Mid-task", deterministically: the moment the reconstruction API has the job for this run's idempotency key,
-      // submit_job has sent its POST but not yet reported back. The worker is frozen there (`docker pause`: the cgroup
-      // freezer, no process runs another instruction), Airflow is asked whether submit_job is still running, and the
-      // frozen worker is killed (SIGKILL reaches it before it could run again).
+      // "Mid-task", deterministically, on the path that needs the idempotency key: the reconstruction service is frozen
+      // (`docker pause`) before the run starts, so submit_job's POST is delivered to the service's socket but not
+      // answered; while submit_job runs, blocked on that POST, the worker is killed; then the service thaws, reads the
+      // orphaned POST (and may create the job), and the retried submit_job sends the same key again.
+      const reconstruction = await serviceContainer(s.project, S.reconstruction);
       const worker = await serviceContainer(s.project, S.airflowWorker);
-      await phase("freeze the Celery worker once the job is submitted", async () => {
-        const deadline = Date.now() + 600_000;
-        for (;;) {
-          const listed = await reconstructionApi<{ jobs: Job[] }>("/v1/jobs").catch(() => undefined);
-          if (listed?.body.jobs.some((j) => j.idempotency_key === runId)) break;
-          if (Date.now() > deadline) throw new Error(`no job for ${runId} reached the reconstruction API`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        expect((await docker(["pause", worker.id])).code).toBe(0);
-      });
-      const frozen = (await airflow.taskInstances(RECONSTRUCTION_DAG_ID, runId)).find(
-        (t) => t.task_id === "submit_job",
-      );
-      note(`worker frozen with submit_job ${frozen?.state} (try ${frozen?.try_number})`);
-      if (frozen?.state !== "running") {
-        await docker(["unpause", worker.id]);
-        throw new Error(
-          `submit_job was already ${frozen?.state} when the worker froze: not a kill mid-task; run again`,
+      expect((await docker(["pause", reconstruction.id])).code).toBe(0);
+      try {
+        await triggerDag(
+          airflow,
+          RECONSTRUCTION_DAG_ID,
+          { input, output: `s3://${BUCKETS.output}/${run}/killed-worker/`, options: CHEAP },
+          runId,
         );
+        await until(
+          "submit_job running (blocked on its POST)",
+          async () => {
+            const tasks = await airflow.taskInstances(RECONSTRUCTION_DAG_ID, runId);
+            const submit = tasks.find((t) => t.task_id === "submit_job");
+            return submit?.state === "running"
+              ? { value: true, reason: "" }
+              : { reason: `submit_job ${submit?.state}` };
+          },
+          { timeoutMs: 120_000, intervalMs: 250 },
+        );
+        await phase("kill the Celery worker mid-task and start it again", async () => {
+          expect((await docker(["kill", worker.id])).code).toBe(0);
+          // An orchestrator would bring it back; `docker kill` counts as a manual stop, so start it ourselves.
+          expect((await docker(["start", worker.id])).code).toBe(0);
+        });
+      } finally {
+        expect((await docker(["unpause", reconstruction.id])).code).toBe(0);
       }
-      await phase("kill the frozen Celery worker and start it again", async () => {
-        expect((await docker(["kill", worker.id])).code).toBe(0);
-        // An orchestrator would bring it back; `docker kill` counts as a manual stop, so start it ourselves.
-        expect((await docker(["start", worker.id])).code).toBe(0);
-        await waitHealthy(S.airflowWorker);
-      });
+      await waitHealthy(S.airflowWorker);
+      const orphaned = (await reconstructionApi<{ jobs: Job[] }>("/v1/jobs")).body.jobs.filter(
+        (j) => j.idempotency_key === runId,
+      );
+      note(`after the kill: ${orphaned.length} job(s) for ${runId} (created by the killed try's POST when 1)`);
       const done = await waitForDagRun(airflow, RECONSTRUCTION_DAG_ID, runId, { timeoutMs: 30 * 60_000 });
       if (done.run.state !== "success")
         throw new Error(s.masker.mask(await describeRun(airflow, RECONSTRUCTION_DAG_ID, done)));
