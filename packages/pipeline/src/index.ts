@@ -7,6 +7,7 @@ export * from "./build/report.js";
 export * from "./build/run.js";
 export * from "./build/tags.js";
 export * from "./config.js";
+export * from "./delivery/lab.js";
 // The Dagger adapter is not re-exported: its SDK is loaded on demand by createEngine("dagger").
 export * from "./engines/docker.js";
 export * from "./engines/engine.js";
@@ -17,4 +18,3 @@ export * from "./git.js";
 export * from "./log/index.js";
 export * from "./registry.js";
 export * from "./reports.js";
-export * from "./delivery/lab.js";
