@@ -2,7 +2,6 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { labStateDir } from "@e2e3d/pipeline";
 
 /** The repository root: the nearest directory above this file holding nx.json. */
 export function repoRoot(): string {
@@ -16,5 +15,4 @@ export function repoRoot(): string {
 }
 
 /** The lab's images file (what the lab stands in for) and its machine-local lock. */
-export const labImagesFile = (root = repoRoot()) => join(root, "docker", "lab", "images.yaml");
-export const labLockFile = (env: NodeJS.ProcessEnv = process.env) => join(labStateDir(env), "images.lock.json");
+export { labImagesFile, labLockFile } from "@e2e3d/pipeline";
