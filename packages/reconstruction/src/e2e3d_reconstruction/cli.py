@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError, ReconstructionError
+from .quality import TARGET_FSCORE_AT_2PCT
 
 
 def _serve() -> int:
@@ -68,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     bench.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     bench.add_argument("--json", type=Path, help="also write the summary here")
-    bench.add_argument("--min-fscore", type=float, default=0.0, help="exit 1 when F-score at 2%% is below this")
+    bench.add_argument(
+        "--min-fscore",
+        type=float,
+        default=TARGET_FSCORE_AT_2PCT,
+        help="exit 1 when F-score at 2%% is below this (default: the project's target, %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+# The quality bar for the synthetic set: F-score at 2% of the object's size. The benchmark's --min-fscore defaults to
+# it and the end-to-end suite (packages/testkit/src/synthetic.ts, MIN_FSCORE_AT_2PCT) holds the stack to it; a test
+# there checks that both say the same number.
+TARGET_FSCORE_AT_2PCT = 0.8
+
 
 @dataclass(frozen=True)
 class Similarity:
