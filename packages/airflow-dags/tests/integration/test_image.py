@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import pytest
 
@@ -79,8 +80,17 @@ def test_scheduler_and_api_server_become_healthy_and_send_metrics(image, network
     fetch = (
         "import urllib.request; print(urllib.request.urlopen('http://statsd-exporter:9102/metrics').read().decode())"
     )
-    metrics = docker("run", "--rm", "--network", network, image, "python3", "-c", fetch).stdout
-    assert re.search(r"^airflow_scheduler_heartbeat(_total)? [1-9]", metrics, re.M), metrics[-2000:]
+    # The heartbeat counter appears with the scheduler's first heartbeat after it is healthy, not at the same moment:
+    # poll the exporter (each poll is a real scrape) until it shows up, within a deadline.
+    heartbeat = re.compile(r"^airflow_scheduler_heartbeat(_total)? [1-9]", re.M)
+    deadline = time.monotonic() + 120
+    metrics = ""
+    while time.monotonic() < deadline:
+        metrics = docker("run", "--rm", "--network", network, image, "python3", "-c", fetch).stdout
+        if heartbeat.search(metrics):
+            break
+        time.sleep(3)
+    assert heartbeat.search(metrics), metrics[-2000:]
 
 
 def test_a_dag_only_change_rebuilds_only_the_last_layer(image, tmp_path):
