@@ -191,7 +191,16 @@ describe("end-to-end", () => {
       { timeoutMs: 120_000, intervalMs: 5000 },
     );
     expect(after).toBeGreaterThan(submittedBefore);
-    expect(await queryScalar(s.gatewayUrl, 'sum(e2e3d_jobs{state="succeeded"})')).toBeGreaterThanOrEqual(1);
+    // The job-state gauge reaches Prometheus on its own scrape, which may come after the one that saw the counter.
+    const succeeded = await until(
+      "a succeeded job in e2e3d_jobs",
+      async () => {
+        const value = await queryScalar(s.gatewayUrl, 'sum(e2e3d_jobs{state="succeeded"})');
+        return value >= 1 ? { value, reason: "" } : { reason: `still ${value}` };
+      },
+      { timeoutMs: 120_000, intervalMs: 5000 },
+    );
+    expect(succeeded).toBeGreaterThanOrEqual(1);
     const targets = await until(
       "every Prometheus target up",
       async () => {
