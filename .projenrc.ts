@@ -173,6 +173,9 @@ const run = (command: string, extra: TargetOptions = {}) => ({
   ...(extra.cache !== undefined ? { cache: extra.cache } : {}),
 });
 const labUp = { projects: ["lab"], target: "up" };
+// Suites that deploy the stack run against the prepared lab: lab up, lab lock, mirror and first-party images built
+// (pipelines/prepare.ts, idempotent), so no suite depends on another having run first. The others need the lab only.
+const prepared = { projects: ["pipelines"], target: "prepare" };
 const INTEGRATION_ENV = { E2E3D_TEST_KIND: "integration" };
 
 function nxProject(root: string, name: string, targets: Record<string, ReturnType<typeof run>>, tags: string[] = []) {
@@ -215,6 +218,8 @@ interface TsPackage {
   description: string;
   workspaceDeps?: string[];
   integration?: boolean;
+  /** Its integration suites deploy the stack: they need the prepared lab, not just the lab. */
+  deploysStack?: boolean;
 }
 const TS_PACKAGES: TsPackage[] = [
   {
@@ -233,12 +238,14 @@ const TS_PACKAGES: TsPackage[] = [
     description: "The stack model and every artifact generated from it",
     workspaceDeps: ["oci"],
     integration: true,
+    deploysStack: true,
   },
   {
     name: "testkit",
     description: "testcontainers helpers that bring the stack up for tests",
     workspaceDeps: ["oci", "stack", "pipeline"],
     integration: true,
+    deploysStack: true,
   },
 ];
 
@@ -257,7 +264,9 @@ for (const pkg of TS_PACKAGES) {
     },
   });
   tsconfigFor(root);
-  nxProject(root, pkg.name, tsTargets(root, pkg.integration ?? false), ["lang:ts"]);
+  nxProject(root, pkg.name, tsTargets(root, pkg.integration ?? false, [pkg.deploysStack ? prepared : labUp]), [
+    "lang:ts",
+  ]);
 }
 
 // The lab: brings up the engine, registries and stand-in images the pipelines and suites need.
@@ -270,7 +279,15 @@ nxProject(
 tsconfigFor("tools/lab");
 
 // Entry points: thin, but type-checked, linted and tested like the rest.
-nxProject("pipelines", "pipelines", tsTargets("pipelines", true), ["lang:ts"]);
+nxProject(
+  "pipelines",
+  "pipelines",
+  {
+    prepare: run("tsx pipelines/prepare.ts", { cache: false, dependsOn: [labUp] }),
+    ...tsTargets("pipelines", true, ["prepare"]),
+  },
+  ["lang:ts"],
+);
 tsconfigFor("pipelines");
 
 // GitHub Actions workflows (tools/projen/workflows.ts) and the release gate. The tests read the generated workflows,
