@@ -20,6 +20,8 @@ const container = (over: Partial<ContainerState>): ContainerState => ({
   lastProbe: undefined,
   oneShot: false,
   configHash: undefined,
+  configUser: "",
+  bindings: [],
   ...over,
 });
 

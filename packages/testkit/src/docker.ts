@@ -28,71 +28,10 @@ export function docker(args: string[], options: { timeoutMs?: number; input?: Bu
   });
 }
 
-export interface ContainerInfo {
-  id: string;
-  name: string;
-  service: string;
-  image: string;
-  status: string;
-  health: string | undefined;
-  exitCode: number;
-  restartCount: number;
-  startedAt: string;
-  /** The configured user ("" when the image's default applies). */
-  configUser: string;
-  /** Host bindings: "hostIp:hostPort->containerPort/proto". */
-  bindings: Array<{ hostIp: string; hostPort: number; containerPort: string }>;
-  lastProbe: string | undefined;
-}
+// A project's containers and their log tails: the stack package's inspection, the one deploy uses for health.
+import { type ContainerState as ContainerInfo, projectContainers } from "@e2e3d/stack";
 
-interface InspectJson {
-  Id: string;
-  Name: string;
-  RestartCount: number;
-  Config: { Image: string; User: string; Labels: Record<string, string> };
-  State: {
-    Status: string;
-    ExitCode: number;
-    StartedAt: string;
-    Health?: { Status: string; Log?: Array<{ ExitCode: number; Output: string }> };
-  };
-  NetworkSettings: { Ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
-}
-
-export async function projectContainers(project: string): Promise<ContainerInfo[]> {
-  const ids = await docker(["ps", "-a", "-q", "--no-trunc", "--filter", `label=com.docker.compose.project=${project}`]);
-  if (ids.code !== 0) throw new Error(`docker ps failed: ${ids.stderr.trim()}`);
-  const list = ids.stdout.split("\n").filter((s) => s.trim());
-  if (list.length === 0) return [];
-  const inspected = await docker(["inspect", ...list]);
-  // A container can vanish between ps and inspect (compose recreating it): inspect then prints the others only.
-  const json = (inspected.stdout.trim() ? JSON.parse(inspected.stdout) : []) as InspectJson[];
-  return json.map((c) => {
-    const log = c.State.Health?.Log ?? [];
-    const last = log[log.length - 1];
-    return {
-      id: c.Id,
-      name: c.Name.replace(/^\//, ""),
-      service: c.Config.Labels["com.docker.compose.service"] ?? "?",
-      image: c.Config.Image,
-      status: c.State.Status,
-      health: c.State.Health?.Status,
-      exitCode: c.State.ExitCode,
-      restartCount: c.RestartCount,
-      startedAt: c.State.StartedAt,
-      configUser: c.Config.User ?? "",
-      bindings: Object.entries(c.NetworkSettings.Ports ?? {}).flatMap(([containerPort, hosts]) =>
-        (hosts ?? []).map((h) => ({ hostIp: h.HostIp, hostPort: Number(h.HostPort), containerPort })),
-      ),
-      lastProbe: last ? `exit ${last.ExitCode}: ${last.Output.trim().split("\n").slice(-2).join(" | ")}` : undefined,
-    };
-  });
-}
-
-export async function logTail(containerId: string, lines = 40): Promise<string> {
-  const result = await docker(["logs", "--tail", String(lines), containerId], { timeoutMs: 30_000 });
-  return `${result.stdout}${result.stderr}`.trimEnd();
-}
+export { type ContainerState as ContainerInfo, logTail, projectContainers } from "@e2e3d/stack";
 
 export async function fullLogs(containerId: string): Promise<string> {
   const result = await docker(["logs", containerId], { timeoutMs: 60_000 });

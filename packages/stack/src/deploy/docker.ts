@@ -20,14 +20,19 @@ export interface ContainerState {
   oneShot: boolean;
   /** compose's hash of the service configuration this container was created from. */
   configHash: string | undefined;
+  /** The configured user ("" when the image's default applies). */
+  configUser: string;
+  /** Published ports: host address and port → container port/protocol. */
+  bindings: Array<{ hostIp: string; hostPort: number; containerPort: string }>;
 }
 
 interface InspectJson {
   Id: string;
   Name: string;
   RestartCount: number;
-  Config: { Image: string; Labels: Record<string, string> };
+  Config: { Image: string; User?: string; Labels: Record<string, string> };
   HostConfig: { RestartPolicy?: { Name?: string } };
+  NetworkSettings?: { Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
   State: {
     Status: string;
     ExitCode: number;
@@ -76,6 +81,10 @@ export async function projectContainers(project: string): Promise<ContainerState
       lastProbe: last ? `exit ${last.ExitCode}: ${last.Output.trim().split("\n").slice(-2).join(" | ")}` : undefined,
       oneShot: c.HostConfig.RestartPolicy?.Name === "no" || c.HostConfig.RestartPolicy?.Name === "",
       configHash: c.Config.Labels["com.docker.compose.config-hash"],
+      configUser: c.Config.User ?? "",
+      bindings: Object.entries(c.NetworkSettings?.Ports ?? {}).flatMap(([containerPort, hosts]) =>
+        (hosts ?? []).map((h) => ({ hostIp: h.HostIp, hostPort: Number(h.HostPort), containerPort })),
+      ),
     };
   });
 }
