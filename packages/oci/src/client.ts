@@ -145,6 +145,23 @@ export class RegistryClient {
   private path(ref: Reference, suffix: string): string {
     return `/v2/${ref.repository}/${suffix}`;
   }
+  /** Every verb on `manifests/<tag or digest>` shares one request shape; only the method and headers/body differ. */
+  private manifestRequest(
+    ref: Reference,
+    method: RequestSpec["method"],
+    operation: string,
+    extra: Pick<RequestSpec, "headers" | "body"> = {},
+  ): RequestSpec {
+    return {
+      registry: ref.registry,
+      method,
+      url: this.path(ref, `manifests/${manifestSelector(ref)}`),
+      ...extra,
+      kind: "manifest",
+      operation,
+      reference: formatReference(ref),
+    };
+  }
 
   async ping(registry: string): Promise<void> {
     const response = await this.send(
@@ -160,15 +177,7 @@ export class RegistryClient {
     const operation = "HEAD manifest";
     const reference = formatReference(ref);
     const response = await this.send(
-      {
-        registry: ref.registry,
-        method: "HEAD",
-        url: this.path(ref, `manifests/${manifestSelector(ref)}`),
-        headers: { accept: MANIFEST_ACCEPT },
-        kind: "manifest",
-        operation,
-        reference,
-      },
+      this.manifestRequest(ref, "HEAD", operation, { headers: { accept: MANIFEST_ACCEPT } }),
       [pullScope(ref.repository)],
     );
     if (response.statusCode !== 200 && response.statusCode !== 404) {
@@ -198,15 +207,7 @@ export class RegistryClient {
     const operation = "GET manifest";
     const reference = formatReference(ref);
     const response = await this.send(
-      {
-        registry: ref.registry,
-        method: "GET",
-        url: this.path(ref, `manifests/${manifestSelector(ref)}`),
-        headers: { accept: MANIFEST_ACCEPT },
-        kind: "manifest",
-        operation,
-        reference,
-      },
+      this.manifestRequest(ref, "GET", operation, { headers: { accept: MANIFEST_ACCEPT } }),
       [pullScope(ref.repository)],
     );
     if (response.statusCode !== 200) await this.fail(response, { reference, registry: ref.registry, operation });
@@ -247,16 +248,7 @@ export class RegistryClient {
     const reference = formatReference(ref);
     const digest = sha256Digest(bytes);
     const response = await this.send(
-      {
-        registry: ref.registry,
-        method: "PUT",
-        url: this.path(ref, `manifests/${manifestSelector(ref)}`),
-        headers: { "content-type": mediaType },
-        body: bytes,
-        kind: "manifest",
-        operation,
-        reference,
-      },
+      this.manifestRequest(ref, "PUT", operation, { headers: { "content-type": mediaType }, body: bytes }),
       [pushScope(ref.repository)],
     );
     if (response.statusCode !== 201 && response.statusCode !== 200) {
@@ -277,17 +269,10 @@ export class RegistryClient {
   async deleteManifest(ref: Reference): Promise<void> {
     const operation = "DELETE manifest";
     const reference = formatReference(ref);
-    const response = await this.send(
-      {
-        registry: ref.registry,
-        method: "DELETE",
-        url: this.path(ref, `manifests/${manifestSelector(ref)}`),
-        kind: "manifest",
-        operation,
-        reference,
-      },
-      [`repository:${ref.repository}:delete`, pushScope(ref.repository)],
-    );
+    const response = await this.send(this.manifestRequest(ref, "DELETE", operation), [
+      `repository:${ref.repository}:delete`,
+      pushScope(ref.repository),
+    ]);
     if (response.statusCode !== 202 && response.statusCode !== 200)
       await this.fail(response, { reference, registry: ref.registry, operation });
     await response.body.dump();
