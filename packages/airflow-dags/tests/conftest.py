@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-# Airflow reads its configuration at import time: isolate it before anything imports airflow.
+# Airflow reads its configuration at import time: isolate it before anything imports airflow. One fresh home
+# (and SQLite DB) per pytest process, so runs of this suite in parallel (Nx, other checkouts) never share one;
+# removed when the process exits so no run leaves state for the next.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="e2e3d-airflow-test-")
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
@@ -24,10 +29,14 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_DIR.parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback URL that refuses connections for the whole test: a socket bound to a port but not listening
+    (Linux answers a connect with RST). Unlike a port found free and released, no other process running at the
+    same time can take it and answer instead."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 class S3Server:
@@ -72,9 +81,11 @@ def s3_server() -> Iterator[S3Server]:
         return
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the server binds a port the kernel picks and keeps it. (Picking a free port first and binding it
+    # later races with every other process on the machine, and moto's start() waits forever when its bind fails.)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    _, port = server.get_host_and_port()
     print(f"\nS3 server: moto on 127.0.0.1:{port} (set E2E3D_TEST_S3_ENDPOINT to use the lab's S3 server)")
     try:
         yield S3Server(f"http://127.0.0.1:{port}", "test-access-key", "test-secret-key", False, "moto")

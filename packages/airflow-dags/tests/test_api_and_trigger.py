@@ -17,7 +17,6 @@ from e2e3d_lib.api import IDEMPOTENCY_HEADER, ReconstructionApi
 from e2e3d_lib.errors import ApiRejectedError, JobFailedError, PermanentError, TransientApiError
 from e2e3d_lib.operators import WaitForReconstructionJobOperator, job_from_event
 from e2e3d_lib.triggers import ReconstructionJobTrigger
-from tests.conftest import free_port
 
 INPUT, OUTPUT = "s3://in/scans/chair/", "s3://out/chair/"
 
@@ -69,8 +68,8 @@ def test_4xx_is_permanent(api):
     assert isinstance(info.value, AirflowFailException)  # Airflow fails the task without retrying
 
 
-def test_connection_refused_is_transient():
-    with ReconstructionApi(f"http://127.0.0.1:{free_port()}") as client, pytest.raises(TransientApiError):
+def test_connection_refused_is_transient(refused_url):
+    with ReconstructionApi(refused_url) as client, pytest.raises(TransientApiError):
         client.submit(INPUT, OUTPUT, {}, idempotency_key="k")
 
 
@@ -100,10 +99,8 @@ def test_trigger_rides_out_transient_errors(api):
     assert events[0]["status"] == "done" and events[0]["job"]["state"] == "succeeded"
 
 
-def test_trigger_gives_up_retriably_when_the_api_stays_down():
-    trigger = ReconstructionJobTrigger(
-        f"http://127.0.0.1:{free_port()}", "j1", poll_interval=0.01, max_consecutive_errors=3
-    )
+def test_trigger_gives_up_retriably_when_the_api_stays_down(refused_url):
+    trigger = ReconstructionJobTrigger(refused_url, "j1", poll_interval=0.01, max_consecutive_errors=3)
     [event] = run_trigger(trigger)
     assert event["status"] == "error" and event["permanent"] is False
     with pytest.raises(TransientApiError, match="unreachable for 3 polls"):

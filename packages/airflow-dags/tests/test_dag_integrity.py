@@ -95,7 +95,9 @@ def test_watch_dag_triggers_reconstruction_once_per_marker(dagbag):
 
 def test_no_top_level_io():
     """Parse the DAG folder in a fresh interpreter whose network and subprocess calls raise: a DAG file that
-    talks to the object store, the API or the DB at import time fails to import. Also bounds parse time."""
+    talks to the object store, the API or the DB at import time fails to import. Also bounds parse time by the
+    limit Airflow itself enforces per file ([core] dagbag_import_timeout): a fixed few seconds would measure how
+    busy the machine is (CI runs three projects' tests at once), not whether the DAGs do work at parse time."""
     script = textwrap.dedent(
         f"""
         import json, socket, subprocess, sys, time
@@ -105,11 +107,13 @@ def test_no_top_level_io():
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
         subprocess.Popen.__init__ = refuse
+        from airflow.configuration import conf
         from airflow.dag_processing.dagbag import DagBag
         started = time.monotonic()
         bag = DagBag(dag_folder={str(DAGS_DIR)!r})
         print(json.dumps({{"errors": bag.import_errors, "dags": sorted(bag.dag_ids),
-                          "seconds": time.monotonic() - started}}))
+                          "seconds": time.monotonic() - started,
+                          "limit": conf.getfloat("core", "dagbag_import_timeout")}}))
         """
     )
     # The dags folder is on sys.path in Airflow (bundle path) and in the image (PYTHONPATH): the same here.
@@ -119,7 +123,10 @@ def test_no_top_level_io():
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["errors"] == {}
     assert outcome["dags"] == ["e2e3d_input_watch", "e2e3d_reconstruction"]
-    assert outcome["seconds"] < 5, f"parsing the DAG folder took {outcome['seconds']:.1f}s"
+    assert outcome["seconds"] < outcome["limit"], (
+        f"parsing the DAG folder took {outcome['seconds']:.1f}s, over Airflow's dagbag_import_timeout "
+        f"({outcome['limit']:.0f}s): the dag processor would kill it"
+    )
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,7 @@ def object_store(network: str, containers: Containers) -> dict[str, str]:
     env = {"MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key}
     name = containers.run("--network", network, "--network-alias", "object-store", "-p", "127.0.0.1::9000",
                           *env_args(env), image, env=env)  # fmt: skip
-    wait_healthy(name, 60)
+    wait_healthy(name, 180)
     port = docker("port", name, "9000/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1]
     return {"endpoint": f"http://127.0.0.1:{port}", "access_key": access_key, "secret_key": secret_key}
 
@@ -111,7 +111,7 @@ def airflow_env(network: str, containers: Containers, object_store: dict[str, st
                         "-e", f"POSTGRES_PASSWORD={db_password}", "-e", "POSTGRES_DB=airflow", postgres)  # fmt: skip
     rd = containers.run("--network", network, "--network-alias", "redis", redis,
                         "redis-server", "--requirepass", redis_password)  # fmt: skip
-    print(f"\npostgres healthy after {wait_healthy(pg, 120):.0f}s, redis after {wait_healthy(rd, 60):.0f}s")
+    print(f"\npostgres healthy after {wait_healthy(pg, 240):.0f}s, redis after {wait_healthy(rd, 180):.0f}s")
     store = {
         "conn_type": "aws",
         "login": object_store["access_key"],
@@ -173,8 +173,8 @@ def airflow_services(image, network, airflow_env, containers, first_init) -> dic
                          *env_args(airflow_env), image, "api-server", env=airflow_env)  # fmt: skip
     scheduler = containers.run("--network", network, *HEALTH, *env_args(airflow_env), image, "scheduler",
                                env=airflow_env)  # fmt: skip
-    print(f"\napi-server healthy after {wait_healthy(api, 300):.0f}s")
-    print(f"scheduler healthy after {wait_healthy(scheduler, 300):.0f}s")
+    print(f"\napi-server healthy after {wait_healthy(api, 600):.0f}s")
+    print(f"scheduler healthy after {wait_healthy(scheduler, 600):.0f}s")
     port = docker("port", api, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1]
     return {"api": api, "scheduler": scheduler, "api_url": f"http://127.0.0.1:{port}"}
 
@@ -208,5 +208,5 @@ def airflow_workers(image, network, airflow_env, containers, airflow_services) -
         for role in ("dag-processor", "triggerer", "celery-worker")
     }
     for role, name in names.items():
-        print(f"{role} healthy after {wait_healthy(name, 300):.0f}s")
+        print(f"{role} healthy after {wait_healthy(name, 600):.0f}s")
     return names

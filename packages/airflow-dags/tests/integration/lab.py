@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -80,3 +81,21 @@ def wait_healthy(container: str, timeout_s: float) -> float:
         f"{container} not healthy after {time.monotonic() - started:.0f}s (state {state!r}, health {status!r})\n"
         f"health log: {health}\nlogs:\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}"
     )
+
+
+def scrape_exporter_until(network: str, image: str, pattern: re.Pattern[str], timeout_s: float = 120) -> str:
+    """The statsd exporter's metrics (`statsd-exporter` on `network`) once `pattern` shows up in them, or the last
+    scrape at the deadline. Airflow's StatsD metrics are UDP datagrams sent by another process than the one whose
+    state the test just saw change (a heartbeat after health, a task counter after the run's state): a single
+    scrape right then races with them, so poll real scrapes until a deadline instead."""
+    fetch = (
+        "import urllib.request; print(urllib.request.urlopen('http://statsd-exporter:9102/metrics').read().decode())"
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        # check=False: an exporter not answering yet is one more reason to poll again, not an error.
+        scrape = docker("run", "--rm", "--network", network, image, "python3", "-c", fetch, check=False)
+        metrics = scrape.stdout if scrape.returncode == 0 else f"scrape failed: {scrape.stderr[-1000:]}"
+        if pattern.search(metrics) or time.monotonic() > deadline:
+            return metrics
+        time.sleep(3)

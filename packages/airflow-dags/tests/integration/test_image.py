@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 
 import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import CONTEXT_PATHS, RUN_ID, build, env_args, run_init, steps
-from tests.integration.lab import docker
+from tests.integration.lab import docker, scrape_exporter_until
 
 # Building the image cold takes minutes on two cores: a longer limit than the unit tests.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -44,7 +43,7 @@ def test_the_image_holds_the_dags(image):
 
 @pytest.mark.parametrize("role", ["api-server", "scheduler", "dag-processor", "triggerer", "celery-worker", "init"])
 def test_every_role_refuses_to_start_without_its_secrets(image, role):
-    result = docker("run", "--rm", image, role, check=False, timeout=60)
+    result = docker("run", "--rm", image, role, check=False, timeout=180)
     assert result.returncode == 64, result.stderr
     assert f"airflow {role}: refusing to start" in result.stderr
     for name in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
@@ -58,7 +57,7 @@ def test_a_malformed_secret_is_named_and_not_printed(image):
         "AIRFLOW__API_AUTH__JWT_SECRET": "s3cr3t-value-that-must-not-leak",
         "AIRFLOW__API__SECRET_KEY": "short",
     }
-    result = docker("run", "--rm", *env_args(env), image, "api-server", check=False, env=env, timeout=60)
+    result = docker("run", "--rm", *env_args(env), image, "api-server", check=False, env=env, timeout=180)
     assert result.returncode == 64
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN must be a postgresql:// URL" in result.stderr
     assert "AIRFLOW__CORE__FERNET_KEY" in result.stderr and "AIRFLOW__API__SECRET_KEY is shorter" in result.stderr
@@ -76,20 +75,10 @@ def test_scheduler_and_api_server_become_healthy_and_send_metrics(image, network
     assert (
         docker("inspect", "-f", "{{.State.Health.Status}}", airflow_services["scheduler"]).stdout.strip() == "healthy"
     )
-    # Airflow's StatsD metrics reach the exporter (what Prometheus scrapes) under their mapped names.
-    fetch = (
-        "import urllib.request; print(urllib.request.urlopen('http://statsd-exporter:9102/metrics').read().decode())"
-    )
-    # The heartbeat counter appears with the scheduler's first heartbeat after it is healthy, not at the same moment:
-    # poll the exporter (each poll is a real scrape) until it shows up, within a deadline.
+    # Airflow's StatsD metrics reach the exporter (what Prometheus scrapes) under their mapped names. The heartbeat
+    # counter appears with the scheduler's first heartbeat after it is healthy, not at the same moment.
     heartbeat = re.compile(r"^airflow_scheduler_heartbeat(_total)? [1-9]", re.M)
-    deadline = time.monotonic() + 120
-    metrics = ""
-    while time.monotonic() < deadline:
-        metrics = docker("run", "--rm", "--network", network, image, "python3", "-c", fetch).stdout
-        if heartbeat.search(metrics):
-            break
-        time.sleep(3)
+    metrics = scrape_exporter_until(network, image, heartbeat)
     assert heartbeat.search(metrics), metrics[-2000:]
 
 
