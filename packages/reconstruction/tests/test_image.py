@@ -11,12 +11,11 @@ import os
 import secrets
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-
-from conftest import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -40,8 +39,22 @@ def _docker(*args: str, check: bool = True, timeout: float = 120) -> str:
     return run.stdout.strip()
 
 
+def _ready(url: str) -> tuple[bool, str]:
+    """Whether /readyz says ready, and what it said."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=10) as answer:
+            body = answer.read().decode()
+    except urllib.error.HTTPError as exc:  # 503 while the object store is not reachable yet
+        return False, f"HTTP {exc.code}: {exc.read().decode()[:500]}"
+    except OSError as exc:
+        return False, str(exc)
+    return json.loads(body).get("status") == "ready", body
+
+
 def test_cpu_image_builds_starts_and_runs_a_job() -> None:
-    tag = "e2e3d-it/reconstruction:test"
+    suffix = secrets.token_hex(4)
+    # A tag of this run only (removed at the end): two runs at once never retag or remove each other's image.
+    tag = f"e2e3d-it/reconstruction:test-{suffix}"
     build = [
         "build",
         "-f",
@@ -63,24 +76,35 @@ def test_cpu_image_builds_starts_and_runs_a_job() -> None:
     print(f"\nbuilt {tag} in {time.monotonic() - start:.0f}s: {size / 1e9:.2f} GB")
     assert _docker("image", "inspect", "-f", "{{.Config.User}}", tag) == "10001:10001"
 
-    suffix = secrets.token_hex(4)
     net, s3, svc = f"e2e3d-recon-img-{suffix}", f"e2e3d-recon-img-s3-{suffix}", f"e2e3d-recon-img-svc-{suffix}"
-    password, port = secrets.token_hex(16), free_port()
+    password = secrets.token_hex(16)
     s3_image = f"{json.loads((LAB_HOME / 'lab.json').read_text())['upstream']}/quay.io/minio/minio:versitygw-v1.8.0"
     try:
         _docker("network", "create", net)
         _docker("run", "-d", "--name", s3, "--network", net, "-e", "MINIO_ROOT_USER=e2e3d-img",
                 "-e", f"MINIO_ROOT_PASSWORD={password}", s3_image, "server", "/data")  # fmt: skip
-        _docker("run", "-d", "--name", svc, "--network", net, "-p", f"127.0.0.1:{port}:8000",
+        # The engine picks the host port (127.0.0.1::8000) and keeps it: a port found free beforehand could be
+        # taken by another process before the container binds it.
+        _docker("run", "-d", "--name", svc, "--network", net, "-p", "127.0.0.1::8000",
                 "-e", f"E2E3D_S3_ENDPOINT=http://{s3}:9000", "-e", "E2E3D_S3_ACCESS_KEY=e2e3d-img",
                 "-e", f"E2E3D_S3_SECRET_KEY={password}", tag)  # fmt: skip
         deadline = time.monotonic() + 180
-        while (health := _docker("inspect", "-f", "{{.State.Health.Status}}", svc)) != "healthy":
-            assert health in ("starting", "") and time.monotonic() < deadline, _docker("logs", svc, check=False)
+        # Poll to the deadline: on a loaded machine the first checks can fail past the start period ("unhealthy"),
+        # and Docker turns the container healthy at its next passing check. Only an exited container ends early.
+        status = "{{.State.Status}} {{.State.Health.Status}}"
+        while (state := _docker("inspect", "-f", status, svc)).split()[-1] != "healthy":
+            assert state.split()[0] == "running" and time.monotonic() < deadline, (
+                f"service {state} after {time.monotonic() - deadline + 180:.0f}s:\n{_docker('logs', svc, check=False)}"
+            )
             time.sleep(2)
         assert _docker("exec", svc, "id", "-u") == "10001"
+        port = _docker("port", svc, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
         url = f"http://127.0.0.1:{port}"
-        assert json.loads(urllib.request.urlopen(f"{url}/readyz", timeout=10).read())["status"] == "ready"
+        # Healthy means alive (/healthz); ready also needs the object store, a separate container that may still
+        # be starting: poll /readyz until the deadline instead of reading it once.
+        while not (ready := _ready(url))[0]:
+            assert time.monotonic() < deadline, f"not ready before the deadline: {ready[1]}"
+            time.sleep(2)
         body = json.dumps({"input": "s3://e2e3d-input/empty", "output": "s3://e2e3d-output/empty"}).encode()
         req = urllib.request.Request(f"{url}/v1/jobs", body, {"content-type": "application/json"})
         job_id = json.loads(urllib.request.urlopen(req, timeout=10).read())["id"]
@@ -97,3 +121,4 @@ def test_cpu_image_builds_starts_and_runs_a_job() -> None:
         for name in (svc, s3):
             _docker("rm", "-f", name, check=False)
         _docker("network", "rm", net, check=False)
+        _docker("image", "rm", tag, check=False)
