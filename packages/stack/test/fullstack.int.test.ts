@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { projectContainers } from "../src/deploy/docker.js";
 import { type DeployOptions, deploy, down, silentReporter, terminalReporter } from "../src/index.js";
-import { LAB_LOCK, PRIVATE } from "./lab.js";
+import { LAB_LOCK, PRIVATE, uniqueProject } from "./lab.js";
 
 const REPORT = resolve(
   process.env["E2E3D_BUILD_REPORT"] ?? join(import.meta.dirname, "..", "..", "..", "reports", "build.json"),
@@ -35,17 +35,22 @@ const freePort = () =>
     });
   });
 
-const project = `e2e3d-full-${process.pid}`;
+// Unique per run (PIDs wrap): a stack left by a killed earlier run must not be taken for this one.
+const project = uniqueProject("e2e3d-full");
 const stateDir = mkdtempSync(join(tmpdir(), "e2e3d-full-"));
 afterAll(async () => {
   if (!reason) await down({ project, stateDir, volumes: true, reporter: silentReporter }).catch(() => undefined);
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-describe.skipIf(Boolean(reason))("full lab stack", () => {
-  let options: DeployOptions;
+// Above deploy's own limits (each service's health timeout × healthTimeoutFactor, then the smoke retries), so a slow
+// start fails with deploy's message naming the service, never with vitest's bare timeout while deploy still runs.
+const DEPLOY_TEST_MS = 40 * 60_000;
 
-  it("deploys every service healthy and passes every smoke check", async () => {
+describe.skipIf(Boolean(reason))("full lab stack", () => {
+  let options: DeployOptions | undefined;
+
+  it("deploys every service healthy and passes every smoke check", { timeout: DEPLOY_TEST_MS }, async () => {
     options = {
       lockFile: LAB_LOCK,
       buildReport: REPORT,
@@ -77,7 +82,8 @@ describe.skipIf(Boolean(reason))("full lab stack", () => {
     expect(summary.smoke.filter((s) => !s.ok)).toEqual([]);
   });
 
-  it("changes nothing when deployed again", async () => {
+  it("changes nothing when deployed again", { timeout: DEPLOY_TEST_MS }, async () => {
+    if (!options) throw new Error("the first deploy did not run: nothing to deploy again");
     const before = (await projectContainers(project)).map((c) => c.id).sort();
     const summary = await deploy(options);
     expect(summary.outcome).toBe("unchanged");

@@ -1,6 +1,7 @@
 // Helpers for the integration suites: where the lab's images are. They prefer the lab's lock + private registry (the
 // real deploy path) and fall back to the lab upstream for images not mirrored yet; a suite that finds nothing skips
 // with the printed reason.
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,12 @@ export const LAB_HOME = process.env["E2E3D_LAB_HOME"]?.trim() || join(homedir(),
 export const LAB_LOCK = join(LAB_HOME, "images.lock.json");
 export const UPSTREAM = process.env["E2E3D_UPSTREAM_REGISTRY"]?.trim() || "127.0.0.1:5101";
 export const PRIVATE = process.env["E2E3D_PRIVATE_REGISTRY"]?.trim() || "127.0.0.1:5102";
+
+/** A bounded wait for the lab registries: a registry that accepts but never answers must not hang the collection. */
+const REGISTRY_TIMEOUT_MS = 30_000;
+
+/** A compose project name no other run shares: the PID alone wraps (pid_max 32768), so a random part is added. */
+export const uniqueProject = (prefix: string): string => `${prefix}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
 const ACCEPT =
   "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -26,12 +33,17 @@ export async function labImage(lockName: string, source: string): Promise<{ ref?
     }
   }
   try {
-    const tags = (await (await fetch(`http://${UPSTREAM}/v2/${source}/tags/list`)).json()) as { tags?: string[] };
+    const tags = (await (
+      await fetch(`http://${UPSTREAM}/v2/${source}/tags/list`, {
+        signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
+      })
+    ).json()) as { tags?: string[] };
     const tag = tags.tags?.[0];
     if (!tag) return { reason: `${source} has no tag in the lab upstream ${UPSTREAM}` };
     const head = await fetch(`http://${UPSTREAM}/v2/${source}/manifests/${tag}`, {
       method: "HEAD",
       headers: { Accept: ACCEPT },
+      signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
     });
     const digest = head.headers.get("docker-content-digest");
     if (!head.ok || !digest) return { reason: `HEAD ${source}:${tag} in ${UPSTREAM} gave ${head.status}` };

@@ -1,8 +1,8 @@
 // Secrets: generated strong on first deploy, owner-only, reused later; weak or loose files are refused.
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   DEFAULT_CREDENTIALS,
   ensureSecrets,
@@ -12,7 +12,15 @@ import {
   secretVariable,
 } from "../src/index.js";
 
-const fresh = () => join(mkdtempSync(join(tmpdir(), "e2e3d-secrets-")), "project", "secrets.env");
+const dirs: string[] = [];
+const fresh = () => {
+  const dir = mkdtempSync(join(tmpdir(), "e2e3d-secrets-"));
+  dirs.push(dir);
+  return join(dir, "project", "secrets.env");
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("secrets", () => {
   it("generates every secret on first use, strong and distinct, in an owner-only file", () => {

@@ -18,14 +18,23 @@ async function get(url: string): Promise<{ status: number; body: string; locatio
   return { status: response.status, body: await response.text(), location: response.headers.get("location") };
 }
 
-/** Retries a check for a while: targets turn "up" only after a scrape interval, the DAG after a parse loop. */
-async function eventually(check: () => Promise<SmokeResult>, attempts: number, delayMs: number): Promise<SmokeResult> {
-  let last: SmokeResult = { check: "?", ok: false, detail: "not run" };
+/**
+ * Retries a check for a while: targets turn "up" only after a scrape interval, the DAG after a parse loop. The check's
+ * name is given up front so that a check whose every attempt threw (a refused connection, an HTML error page where JSON
+ * was expected) is still reported under its own name, with the last error.
+ */
+async function eventually(
+  name: string,
+  check: () => Promise<Omit<SmokeResult, "check">>,
+  attempts: number,
+  delayMs: number,
+): Promise<SmokeResult> {
+  let last: SmokeResult = { check: name, ok: false, detail: "not run" };
   for (let i = 0; i < attempts; i++) {
     try {
-      last = await check();
+      last = { ...(await check()), check: name };
     } catch (err) {
-      last = { ...last, ok: false, detail: (err as Error).message };
+      last = { check: name, ok: false, detail: (err as Error).message };
     }
     if (last.ok) return last;
     await new Promise((r) => setTimeout(r, delayMs));
@@ -54,12 +63,13 @@ export async function smoke(
       const name = `gateway ${route.prefix} → ${s.name}`;
       record(
         await eventually(
+          name,
           async () => {
             const redirect = await get(`${gateway}${route.prefix.slice(0, -1)}`);
             if (redirect.status !== 301 || redirect.location !== route.prefix)
-              return { check: name, ok: false, detail: `bare prefix gave ${redirect.status} → ${redirect.location}` };
+              return { ok: false, detail: `bare prefix gave ${redirect.status} → ${redirect.location}` };
             const r = await get(`${gateway}${route.prefix}${route.probe}`);
-            return { check: name, ok: r.status < 400, detail: `GET ${route.prefix}${route.probe} → ${r.status}` };
+            return { ok: r.status < 400, detail: `GET ${route.prefix}${route.probe} → ${r.status}` };
           },
           attempts,
           delayMs,
@@ -71,10 +81,10 @@ export async function smoke(
   if (model.services.some((s) => s.name === S.reconstruction)) {
     record(
       await eventually(
+        "reconstruction ready",
         async () => {
           const r = await get(`${gateway}/api/readyz`);
           return {
-            check: "reconstruction ready",
             ok: r.status === 200,
             detail: `/api/readyz → ${r.status} ${r.body.slice(0, 200)}`,
           };
@@ -90,12 +100,13 @@ export async function smoke(
   for (const bucket of bucketsExpected ? [model.buckets.input, model.buckets.output] : []) {
     record(
       await eventually(
+        `bucket ${bucket}`,
         async () => {
           const status = await headBucket(`http://127.0.0.1:${model.ports.objectStore}`, bucket, {
             accessKey: secrets.objectstore_access_key,
             secretKey: secrets.objectstore_secret_key,
           });
-          return { check: `bucket ${bucket}`, ok: status === 200, detail: `HEAD → ${status}` };
+          return { ok: status === 200, detail: `HEAD → ${status}` };
         },
         attempts,
         delayMs,
@@ -106,6 +117,7 @@ export async function smoke(
   if (model.services.some((s) => s.name === S.airflowApi)) {
     record(
       await eventually(
+        "airflow api healthy",
         async () => {
           const r = await get(`${gateway}/airflow/api/v2/monitor/health`);
           const body = JSON.parse(r.body) as Record<string, { status?: string } | undefined>;
@@ -113,7 +125,6 @@ export async function smoke(
             .filter(([, v]) => v?.status && v.status !== "healthy")
             .map(([k, v]) => `${k}=${v?.status}`);
           return {
-            check: "airflow api healthy",
             ok: r.status === 200 && unhealthy.length === 0,
             detail: unhealthy.length ? unhealthy.join(", ") : `HTTP ${r.status}`,
           };
@@ -124,15 +135,15 @@ export async function smoke(
     );
     record(
       await eventually(
+        `dag ${RECONSTRUCTION_DAG_ID} loaded`,
         async () => {
           const api = (await projectContainers(project)).find(
             (c) => c.service === S.airflowApi && c.status === "running",
           );
-          if (!api) return { check: "dag loaded", ok: false, detail: "no running api-server container" };
+          if (!api) return { ok: false, detail: "no running api-server container" };
           const r = await execIn(api.id, ["airflow", "dags", "list", "--output", "json"]);
           const loaded = r.code === 0 && r.stdout.includes(`"${RECONSTRUCTION_DAG_ID}"`);
           return {
-            check: `dag ${RECONSTRUCTION_DAG_ID} loaded`,
             ok: loaded,
             detail: loaded ? "listed by airflow dags list" : `not listed (exit ${r.code}) ${r.stderr.slice(-200)}`,
           };
@@ -146,6 +157,7 @@ export async function smoke(
   if (model.services.some((s) => s.name === S.prometheus)) {
     record(
       await eventually(
+        "prometheus targets up",
         async () => {
           const r = await get(`${gateway}/prometheus/api/v1/targets?state=active`);
           const targets = (
@@ -153,7 +165,6 @@ export async function smoke(
           ).data.activeTargets;
           const down = targets.filter((t) => t.health !== "up").map((t) => `${t.labels.job}=${t.health}`);
           return {
-            check: "prometheus targets up",
             ok: targets.length > 0 && down.length === 0,
             detail: down.length ? `not up: ${down.join(", ")}` : `${targets.length} targets up`,
           };
