@@ -25,6 +25,7 @@ import pytest
 
 from conftest import free_port
 from e2e3d_reconstruction.benchmark import ensure_dataset, evaluate_outputs
+from holding_proxy import holding_proxy, reads_of
 
 pytestmark = pytest.mark.integration
 DOCKER = shutil.which("docker", path="/usr/bin") or "docker"
@@ -200,18 +201,36 @@ def test_job_end_to_end_on_the_synthetic_set(lab_s3, dataset: Path, tmp_path: Pa
 
 
 def test_service_killed_during_a_job_retries_it(lab_s3, dataset: Path, tmp_path: Path) -> None:
-    env = _env(lab_s3, tmp_path / "state", E2E3D_DEVICE="cpu", E2E3D_MAX_ATTEMPTS="2")
-    service = Service(env, tmp_path / "service.log")
-    service.start()
-    _upload(lab_s3, dataset, "restart")
-    job = service.post("/v1/jobs", {"input": "s3://e2e3d-input/restart", "output": "s3://e2e3d-output/restart"})
-    try:
-        service.wait(job["id"], {"running"}, timeout=300, stage="sfm")
-        service.stop(signal.SIGKILL)  # no clean shutdown: the worker is orphaned, the state file says running
+    """SIGKILL the service while its worker is provably mid-job: the S3 reads of the job's input go through a
+    proxy that holds them until the test ends, so the job cannot finish first however fast the machine is."""
+    with holding_proxy(lab_s3["endpoint"]) as proxy:
+        proxy.hold(reads_of("e2e3d-input", "restart"))
+        state = tmp_path / "state"
+        env = _env({**lab_s3, "endpoint": proxy.endpoint}, state, E2E3D_DEVICE="cpu", E2E3D_MAX_ATTEMPTS="2")
+        service = Service(env, tmp_path / "service.log")
         service.start()
-        again = service.wait(job["id"], {"running"}, timeout=120, stage="sfm")
-        assert again["attempts"] == 2  # the state file said running; the restart re-queued it and ran it again
-        service.post(f"/v1/jobs/{job['id']}/cancel", {})
-        assert service.wait(job["id"], {"cancelled"}, timeout=60)["state"] == "cancelled"
-    finally:
-        service.stop()
+        _upload(lab_s3, dataset, "restart")
+        job = service.post("/v1/jobs", {"input": "s3://e2e3d-input/restart", "output": "s3://e2e3d-output/restart"})
+        try:
+            proxy.wait_until_held()
+            service.wait(job["id"], {"running"}, timeout=60, stage="download")
+            orphan = json.loads((state / "jobs" / job["id"] / "job.json").read_text())["worker_pid"]
+            service.stop(signal.SIGKILL)  # no clean shutdown: the worker is orphaned, the state file says running
+            assert _process_group_alive(orphan)
+            service.start()
+            proxy.wait_until_held(count=2)  # the retry reads the input again
+            again = service.wait(job["id"], {"running"}, timeout=60, stage="download")
+            assert again["attempts"] == 2  # the state file said running; the restart re-queued it and ran it again
+            assert not _process_group_alive(orphan), "the restart must kill the orphaned worker of the old service"
+            service.post(f"/v1/jobs/{job['id']}/cancel", {})
+            assert service.wait(job["id"], {"cancelled"}, timeout=60)["state"] == "cancelled"
+        finally:
+            service.stop()
+
+
+def _process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,10 +1,13 @@
 """Jobs run for real (worker subprocesses, COLMAP) against moto's in-process S3 server: every bad-input case,
-cancellation, the per-job timeout and a restart in the middle of a job."""
+cancellation, the per-job timeout and a restart in the middle of a job (held on a proxy that does not answer the
+job's input reads until released, so the job is provably running when the test acts)."""
 
 from __future__ import annotations
 
 import io
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +19,12 @@ from e2e3d_reconstruction import synthetic
 from e2e3d_reconstruction.jobs import Job, JobManager, JobStore
 from e2e3d_reconstruction.metrics import Metrics
 from e2e3d_reconstruction.store import ObjectStore
+from holding_proxy import HoldingProxy, holding_proxy, reads_of
 
 
 @pytest.fixture(scope="session")
 def small_set(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Eight synthetic views (no supersampling): enough for SfM to run for a few seconds."""
+    """Eight synthetic views (no supersampling): real JPEGs for inputs; no test here depends on how long SfM takes."""
     out = tmp_path_factory.mktemp("small")
     scene = synthetic.make_scene(8)
     paths = []
@@ -140,52 +144,91 @@ def test_unreachable_store_fails_with_reason(s3_env, tmp_path, monkeypatch, pref
     assert done.error["code"] == "store_unreachable", done.error
 
 
-def test_cancel_a_running_job(s3_env, s3_client, prefix, small_set) -> None:
-    manager = _manager(s3_env)
+@pytest.fixture
+def held_input(
+    s3_env, s3_server, prefix, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[dict[str, str], HoldingProxy]]:
+    """The service and its workers talk to S3 through a proxy that holds every read of this test's input.
+
+    A job is then provably running (stage "download") until the test releases it, whatever the machine's speed.
+    """
+    with holding_proxy(s3_server["endpoint"]) as proxy:
+        proxy.hold(reads_of("unit-input", prefix))
+        monkeypatch.setenv("E2E3D_S3_ENDPOINT", proxy.endpoint)  # the workers inherit it
+        yield {**s3_env, "E2E3D_S3_ENDPOINT": proxy.endpoint}, proxy
+
+
+def _process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cancel_a_running_job(held_input, s3_client, prefix, small_set) -> None:
+    env, proxy = held_input
+    manager = _manager(env)
     manager.start()
     try:
         url = _upload(s3_client, prefix, {p.name: p.read_bytes() for p in small_set})
         job, _ = manager.submit(url, f"s3://unit-output/{prefix}", {"device": "cpu"}, None)
-        _wait(manager, job, {"running"}, stage="sfm")
+        proxy.wait_until_held()
+        running = _wait(manager, job, {"running"}, stage="download")
+        worker_group = running.worker_pid
+        assert worker_group and _process_group_alive(worker_group)
         manager.cancel(job.id)
         done = _wait(manager, job, {"cancelled", "failed", "succeeded"}, timeout=30)
     finally:
         manager.stop()
     assert done.state == "cancelled"
+    assert not _process_group_alive(worker_group), "cancel must kill the worker's whole process group"
     out = _outputs(s3_client, prefix)
     assert "_SUCCESS" not in out and b'"cancelled"' in out["report.json"]
 
 
-def test_per_job_timeout(s3_env, s3_client, prefix, small_set) -> None:
-    manager = _manager(s3_env, timeout_s=4)
+def test_per_job_timeout(held_input, s3_client, prefix, small_set) -> None:
+    """The store never answers the job's reads: the supervisor kills the job at its deadline."""
+    env, proxy = held_input
+    manager = _manager(env, timeout_s=2)
     manager.start()
     try:
         url = _upload(s3_client, prefix, {p.name: p.read_bytes() for p in small_set})
         job, _ = manager.submit(url, f"s3://unit-output/{prefix}", {}, None)
+        proxy.wait_until_held()
         done = _wait(manager, job, {"failed", "succeeded"}, timeout=60)
     finally:
         manager.stop()
-    assert done.error["code"] == "timeout"
-    assert "_SUCCESS" not in _outputs(s3_client, prefix)
+    assert done.state == "failed"
+    assert done.error["code"] == "timeout", done.error
+    assert "2s limit" in done.error["message"]
+    out = _outputs(s3_client, prefix)
+    assert "_SUCCESS" not in out and b'"reason": "timeout"' in out["report.json"]
+    text = generate_latest(manager.metrics.registry).decode()
+    assert 'e2e3d_job_failures_total{reason="timeout"} 1.0' in text
 
 
 @pytest.mark.parametrize("attempts", [1, 2])
-def test_restart_during_a_job(s3_env, s3_client, prefix, small_set, attempts: int) -> None:
+def test_restart_during_a_job(held_input, s3_client, prefix, small_set, attempts: int) -> None:
+    env, proxy = held_input
     url = _upload(s3_client, prefix, {p.name: p.read_bytes() for p in small_set})
-    first = _manager(s3_env, attempts=attempts)
+    first = _manager(env, attempts=attempts)
     first.start()
     job, _ = first.submit(url, f"s3://unit-output/{prefix}", {}, None)
-    _wait(first, job, {"running"}, stage="sfm")
+    proxy.wait_until_held()
+    _wait(first, job, {"running"}, stage="download")
     first.stop()  # the service goes away mid-job (its worker is killed with it)
-    assert JobStore(Path(s3_env["E2E3D_STATE_DIR"])).load_all()[0].state == "running"
-    second = _manager(s3_env, attempts=attempts)
+    assert JobStore(Path(env["E2E3D_STATE_DIR"])).load_all()[0].state == "running"
+    second = _manager(env, attempts=attempts)
     second.start()
     try:
         recovered = second.get(job.id)
         if attempts == 1:
             assert recovered.state == "failed" and recovered.error["code"] == "interrupted"
+            assert "during download" in recovered.error["message"]
         else:
-            again = _wait(second, job, {"running"}, stage="sfm")
+            proxy.wait_until_held(count=2)  # the retry reads the input again
+            again = _wait(second, job, {"running"}, stage="download")
             assert again.attempts == 2
             second.cancel(job.id)
             assert _wait(second, job, {"cancelled"}, timeout=30).state == "cancelled"
@@ -193,14 +236,16 @@ def test_restart_during_a_job(s3_env, s3_client, prefix, small_set, attempts: in
         second.stop()
 
 
-def test_concurrency_is_bounded(s3_env, s3_client, prefix, small_set) -> None:
-    manager = _manager(s3_env)  # one supervisor: E2E3D_MAX_CONCURRENT_JOBS=1
+def test_concurrency_is_bounded(held_input, s3_client, prefix, small_set) -> None:
+    env, proxy = held_input
+    manager = _manager(env)  # one supervisor: E2E3D_MAX_CONCURRENT_JOBS=1
     manager.start()
     try:
         url = _upload(s3_client, prefix, {p.name: p.read_bytes() for p in small_set})
         first, _ = manager.submit(url, f"s3://unit-output/{prefix}/a", {}, None)
         second, _ = manager.submit(url, f"s3://unit-output/{prefix}/b", {}, None)
-        _wait(manager, first, {"running"}, stage="sfm")
+        proxy.wait_until_held()
+        _wait(manager, first, {"running"}, stage="download")
         assert manager.get(second.id).state == "queued"
         manager.cancel(second.id)
         manager.cancel(first.id)
