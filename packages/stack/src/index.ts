@@ -1,6 +1,7 @@
 export { detectCompose } from "./deploy/compose-cli.js";
 export { type DeployOptions, type DeploySummary, type DownOptions, deploy, down, urlsOf } from "./deploy/deploy.js";
 export { type ContainerState, logTail, projectContainers } from "./deploy/docker.js";
+export { serviceTimeoutS } from "./deploy/health.js";
 export { type Reporter, silentReporter, terminalReporter } from "./deploy/progress.js";
 export * from "./errors.js";
 export { loadImageInputs, parseBuildReport, readBuildReport, resolveImages } from "./images.js";

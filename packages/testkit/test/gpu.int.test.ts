@@ -75,11 +75,15 @@ describe("gpu", () => {
     "reconstructs a tiny set with CUDA doing the dense stage",
     async () => {
       work = mkdtempSync(join(tmpdir(), "e2e3d-gpu-"));
-      const [started, set] = await Promise.all([
+      const [started, generated] = await Promise.allSettled([
         startStack(options),
         generateImageSet(image, join(work, "set"), { views: 12 }),
       ]);
-      stack = started;
+      // A started stack is kept even when the set generation failed, so afterAll takes it down.
+      if (started.status === "rejected") throw started.reason;
+      stack = started.value;
+      if (generated.status === "rejected") throw generated.reason;
+      const set = generated.value;
       const store = objectStore(
         stack.s3Url,
         stack.secrets.objectstore_access_key,
@@ -93,12 +97,16 @@ describe("gpu", () => {
           method: "POST",
           headers: { "content-type": "application/json", "idempotency-key": `gpu-smoke-${Date.now()}` },
           body: JSON.stringify({ input, output, options: { device: "cuda" } }),
+          signal: AbortSignal.timeout(30_000),
         })
       ).json()) as { id: string };
       const job = await until(
         `GPU job ${submitted.id}`,
         async () => {
-          const j = (await (await fetch(`${api}/${submitted.id}`)).json()) as { state: string; error?: unknown };
+          const j = (await (await fetch(`${api}/${submitted.id}`, { signal: AbortSignal.timeout(30_000) })).json()) as {
+            state: string;
+            error?: unknown;
+          };
           return ["succeeded", "failed", "cancelled"].includes(j.state)
             ? { value: j, reason: "" }
             : { reason: j.state };
