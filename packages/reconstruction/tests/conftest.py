@@ -85,5 +85,14 @@ def prefix() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
 
 
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process of the group still exists (a job's worker leads its own group, COLMAP included)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def python() -> str:
     return sys.executable

@@ -23,7 +23,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import free_port
+from conftest import free_port, process_group_alive
 from e2e3d_reconstruction.benchmark import ensure_dataset, evaluate_outputs
 from holding_proxy import holding_proxy, reads_of
 
@@ -216,21 +216,13 @@ def test_service_killed_during_a_job_retries_it(lab_s3, dataset: Path, tmp_path:
             service.wait(job["id"], {"running"}, timeout=60, stage="download")
             orphan = json.loads((state / "jobs" / job["id"] / "job.json").read_text())["worker_pid"]
             service.stop(signal.SIGKILL)  # no clean shutdown: the worker is orphaned, the state file says running
-            assert _process_group_alive(orphan)
+            assert process_group_alive(orphan)
             service.start()
             proxy.wait_until_held(count=2)  # the retry reads the input again
             again = service.wait(job["id"], {"running"}, timeout=60, stage="download")
             assert again["attempts"] == 2  # the state file said running; the restart re-queued it and ran it again
-            assert not _process_group_alive(orphan), "the restart must kill the orphaned worker of the old service"
+            assert not process_group_alive(orphan), "the restart must kill the orphaned worker of the old service"
             service.post(f"/v1/jobs/{job['id']}/cancel", {})
             assert service.wait(job["id"], {"cancelled"}, timeout=60)["state"] == "cancelled"
         finally:
             service.stop()
-
-
-def _process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True

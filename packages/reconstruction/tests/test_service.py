@@ -5,7 +5,6 @@ job's input reads until released, so the job is provably running when the test a
 from __future__ import annotations
 
 import io
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from PIL import Image
 from prometheus_client import generate_latest
 
+from conftest import process_group_alive
 from e2e3d_reconstruction import synthetic
 from e2e3d_reconstruction.jobs import Job, JobManager, JobStore
 from e2e3d_reconstruction.metrics import Metrics
@@ -158,14 +158,6 @@ def held_input(
         yield {**s3_env, "E2E3D_S3_ENDPOINT": proxy.endpoint}, proxy
 
 
-def _process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_cancel_a_running_job(held_input, s3_client, prefix, small_set) -> None:
     env, proxy = held_input
     manager = _manager(env)
@@ -176,13 +168,13 @@ def test_cancel_a_running_job(held_input, s3_client, prefix, small_set) -> None:
         proxy.wait_until_held()
         running = _wait(manager, job, {"running"}, stage="download")
         worker_group = running.worker_pid
-        assert worker_group and _process_group_alive(worker_group)
+        assert worker_group and process_group_alive(worker_group)
         manager.cancel(job.id)
         done = _wait(manager, job, {"cancelled", "failed", "succeeded"}, timeout=30)
     finally:
         manager.stop()
     assert done.state == "cancelled"
-    assert not _process_group_alive(worker_group), "cancel must kill the worker's whole process group"
+    assert not process_group_alive(worker_group), "cancel must kill the worker's whole process group"
     out = _outputs(s3_client, prefix)
     assert "_SUCCESS" not in out and b'"cancelled"' in out["report.json"]
 
