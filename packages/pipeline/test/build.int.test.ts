@@ -1,5 +1,5 @@
 // The build pipeline on the real Docker engine against a throwaway registry (Debian's docker-registry on a free
-// loopback port), with the lab's dev base pushed under its origin path and a lock naming it.
+// loopback port), with the lab's base image copied under its origin path and a lock naming it.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -81,9 +81,7 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
 
   it("skips the second run by input digest without starting an engine", async () => {
     const starts = engineStarts;
-    const started = performance.now();
     const { report, output } = await build(["app"]);
-    const seconds = (performance.now() - started) / 1000;
     expect(report.status, output).toBe("passed");
     expect(report.images[0]).toMatchObject({
       cacheHit: true,
@@ -91,8 +89,8 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
       digest: first.digest,
       inputDigest: first.inputDigest,
     });
+    // "Fast" is asserted by what did not happen (no engine started), not by a wall-clock bound.
     expect(engineStarts).toBe(starts);
-    expect(seconds).toBeLessThan(5);
     expect(report.engine.description).toBeUndefined();
   });
 

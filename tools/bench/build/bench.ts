@@ -6,7 +6,7 @@
 //   npx tsx tools/bench/build/bench.ts [--fixtures] [--images airflow,reconstruction] [--probe-image NAME]
 //                                      [--rounds 3] [--report reports/bench-build.json]
 //
-// Hermetic: every round gets a throwaway registry (Debian's docker-registry on loopback) holding the lab's dev
+// Hermetic: every round gets a throwaway registry (Debian's docker-registry on loopback) holding the lab's
 // base under its origin path, and a temporary git copy of exactly the files the images' contexts send, so neither
 // the repository nor the lab's registries are touched.
 import { execFileSync } from "node:child_process";
@@ -132,7 +132,7 @@ async function round(n: number): Promise<Round> {
   const registry = new ImageRegistry();
   const root = await workspace();
   try {
-    const { lockFile } = await seedBaseAndLock(docker, registryServer.address);
+    const { lockFile } = await seedBaseAndLock(registryServer.address);
     const run = async (noEngineCache: boolean, rebuild = false) => {
       const started = performance.now();
       const report = await runBuildPipeline({

@@ -10,7 +10,7 @@ import { EngineError } from "../../src/errors.js";
 import { ImageRegistry, splitRepository } from "../../src/registry.js";
 import { seedBaseAndLock } from "../../src/testing/lab-fixture.js";
 import { listTags, type RegistryServer, startRegistry } from "../../src/testing/registry-server.js";
-import { captureLogger, DOCKER } from "./env.js";
+import { captureLogger } from "./env.js";
 
 export function engineContract(makeEngine: () => Engine): void {
   let registry: RegistryServer;
@@ -21,7 +21,7 @@ export function engineContract(makeEngine: () => Engine): void {
   beforeAll(async () => {
     registry = await startRegistry();
     client = new ImageRegistry();
-    const { baseDigest } = await seedBaseAndLock(DOCKER, registry.address);
+    const { baseDigest } = await seedBaseAndLock(registry.address);
     base = `${registry.address}/docker.io/library/debian@${baseDigest}`;
     contexts = await mkdtemp(join(tmpdir(), "e2e3d-contract-"));
     await cp(join(import.meta.dirname, "..", "fixtures", "images"), contexts, { recursive: true });

@@ -1,5 +1,5 @@
 // Shared setup for the integration suites: why a suite must skip (printed), a throwaway registry seeded with the
-// lab's base under its origin path plus a lock naming it, and a git repository holding copies of the fixtures.
+// lab's base (from lab.json) under its origin path plus a lock naming it, and a git repository holding copies of the fixtures.
 import { execFileSync } from "node:child_process";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { PassThrough } from "node:stream";
 import type { ImageDefinition } from "../../src/build/images.js";
 import { DEFAULT_DOCKER_CLIENT } from "../../src/config.js";
 import { TerminalLogger } from "../../src/log/terminal.js";
-import { localImageUnavailableReason, seedBaseAndLock } from "../../src/testing/lab-fixture.js";
+import { labBaseUnavailableReason, seedBaseAndLock } from "../../src/testing/lab-fixture.js";
 import { type RegistryServer, registryUnavailableReason, startRegistry } from "../../src/testing/registry-server.js";
 
 export const DOCKER = process.env["E2E3D_DOCKER_CLIENT"] || DEFAULT_DOCKER_CLIENT;
@@ -24,7 +24,7 @@ export function dockerUnavailableReason(): string | undefined {
 
 /** Why the Docker-engine suites cannot run here, or undefined when they can. */
 export function integrationSkipReason(): string | undefined {
-  return registryUnavailableReason() ?? dockerUnavailableReason() ?? localImageUnavailableReason(DOCKER);
+  return registryUnavailableReason() ?? dockerUnavailableReason() ?? labBaseUnavailableReason();
 }
 
 export interface Workspace {
@@ -53,7 +53,7 @@ export async function createWorkspace(): Promise<Workspace> {
   const registry = await startRegistry();
   const root = await mkdtemp(join(tmpdir(), "e2e3d-build-ws-"));
   try {
-    const { lockFile } = await seedBaseAndLock(DOCKER, registry.address);
+    const { lockFile } = await seedBaseAndLock(registry.address);
     await cp(join(import.meta.dirname, "..", "fixtures", "images"), join(root, "images"), { recursive: true });
     git(root, "init", "-q", "-b", "main");
     git(root, "add", ".");
