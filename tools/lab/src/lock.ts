@@ -1,26 +1,20 @@
 // One `up` at a time per state dir: two concurrent runs would race on the registries' ports and on the
-// debootstrap directory. The lock is a file holding the owner's pid (created atomically with O_EXCL); a lock
+// debootstrap directory. The lock is a file holding the owner's pid (see pidfile.ts); a lock
 // whose owner is gone is stale and taken over.
-import { open, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { TimeoutError } from "./errors.js";
 import { processAlive, waitFor } from "./exec.js";
+import { createPidFile, readPidFile } from "./pidfile.js";
 import type { Log } from "./progress.js";
 
 async function tryLock(path: string): Promise<boolean> {
-  try {
-    const handle = await open(path, "wx");
-    await handle.writeFile(`${process.pid}\n`);
-    await handle.close();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    const owner = Number.parseInt((await readFile(path, "utf8").catch(() => "")).trim(), 10);
-    if (owner && processAlive(owner)) return false;
-    // Stale: its owner died without releasing it. Remove and let the next attempt create it atomically.
-    await rm(path, { force: true });
-    return false;
-  }
+  if (await createPidFile(path)) return true;
+  const owner = await readPidFile(path);
+  if (owner === "released" || (typeof owner === "number" && processAlive(owner))) return false;
+  // Stale: its owner died without releasing it. Remove and let the next attempt create it atomically.
+  await rm(path, { force: true });
+  return false;
 }
 
 /** Runs `body` holding the state dir's `up` lock; waits (with a deadline) while another `up` holds it. */

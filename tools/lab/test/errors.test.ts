@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CommandFailedError, formatError, LabError, PortTakenError, tail } from "../src/errors.js";
 import { runChecked, waitFor } from "../src/exec.js";
 
@@ -88,8 +88,30 @@ describe("runChecked (real processes)", () => {
   it("waits with a deadline instead of sleeping", async () => {
     let calls = 0;
     expect(await waitFor(async () => (++calls >= 3 ? "ready" : undefined), 5_000, 10)).toBe("ready");
-    const started = Date.now();
-    expect(await waitFor(async () => undefined, 200, 10)).toBeUndefined();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // The deadline on a clock the test drives (not a wall-clock bound that a loaded machine can break): nothing is
+    // answered before 200 ms have passed, and the probe's last try is at the deadline.
+    vi.useFakeTimers();
+    try {
+      let probes = 0;
+      let settled = false;
+      const waiting = waitFor(
+        async () => {
+          probes++;
+          return undefined;
+        },
+        200,
+        10,
+      ).finally(() => {
+        settled = true;
+      });
+      await vi.advanceTimersByTimeAsync(199);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await waiting).toBeUndefined();
+      // 10, 20, 40, 80 ms apart, then the rest up to the deadline: 6 tries, the first at once.
+      expect(probes).toBe(6);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -15,21 +15,59 @@ describe("the up lock", () => {
   });
 
   it("runs two concurrent bodies one after the other and releases the lock", async () => {
+    // Ordered by gates the test opens, not by timers: `a` holds the lock until `b` has said it is waiting.
     const events: string[] = [];
     const lines: string[] = [];
-    const body = (name: string) => async () => {
-      events.push(`${name} start`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      events.push(`${name} end`);
-      return name;
-    };
-    const results = await Promise.all([
-      withUpLock(dir, (line) => lines.push(line), body("a")),
-      withUpLock(dir, (line) => lines.push(line), body("b")),
-    ]);
-    expect(results).toEqual(["a", "b"]);
+    let aEntered!: () => void;
+    const aHolds = new Promise<void>((resolve) => {
+      aEntered = resolve;
+    });
+    let bWaiting!: () => void;
+    const bIsWaiting = new Promise<void>((resolve) => {
+      bWaiting = resolve;
+    });
+    const a = withUpLock(
+      dir,
+      (line) => lines.push(line),
+      async () => {
+        events.push("a start");
+        aEntered();
+        await bIsWaiting;
+        events.push("a end");
+        return "a";
+      },
+    );
+    await aHolds;
+    const b = withUpLock(
+      dir,
+      (line) => {
+        lines.push(line);
+        if (line.includes("waiting for it to finish")) bWaiting();
+      },
+      async () => {
+        events.push("b start");
+        events.push("b end");
+        return "b";
+      },
+    );
+    expect(await Promise.all([a, b])).toEqual(["a", "b"]);
     expect(events).toEqual(["a start", "a end", "b start", "b end"]);
-    expect(lines.join("\n")).toContain("waiting for it to finish");
+    expect(lines.join("\n")).toContain(`another \`up\` (pid ${process.pid}) is running`);
+    expect(existsSync(join(dir, "up.lock"))).toBe(false);
+  });
+
+  it("never lets two holders in when many start at once", async () => {
+    let inside = 0;
+    let most = 0;
+    const body = async () => {
+      inside++;
+      most = Math.max(most, inside);
+      // Let the other callers run their attempts while this one holds the lock.
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      inside--;
+    };
+    await Promise.all(Array.from({ length: 3 }, () => withUpLock(dir, () => undefined, body, 60_000)));
+    expect(most).toBe(1);
     expect(existsSync(join(dir, "up.lock"))).toBe(false);
   });
 

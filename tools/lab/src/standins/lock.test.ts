@@ -15,22 +15,57 @@ describe("withLock", () => {
   afterEach(async () => rm(dir, { recursive: true, force: true }));
 
   it("runs one holder at a time and removes the lock afterwards", async () => {
+    // Ordered by gates the test opens, not by timers: `a` holds the lock until `b` has said it is waiting.
     const lock = join(dir, "build.lock");
     const events: string[] = [];
-    const holder = (name: string) =>
-      withLock(
-        lock,
-        () => {},
-        10_000,
-        async () => {
-          events.push(`${name} in`);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          events.push(`${name} out`);
-        },
-      );
-    await Promise.all([holder("a"), holder("b")]);
-    expect(events).toHaveLength(4);
-    expect(events[0]!.split(" ")[0]).toBe(events[1]!.split(" ")[0]);
+    let aEntered!: () => void;
+    const aHolds = new Promise<void>((resolve) => {
+      aEntered = resolve;
+    });
+    let bWaiting!: () => void;
+    const bIsWaiting = new Promise<void>((resolve) => {
+      bWaiting = resolve;
+    });
+    const a = withLock(
+      lock,
+      () => {},
+      10_000,
+      async () => {
+        events.push("a in");
+        aEntered();
+        await bIsWaiting;
+        events.push("a out");
+      },
+    );
+    await aHolds;
+    const b = withLock(
+      lock,
+      (line) => {
+        if (line.includes(`pid ${process.pid}`)) bWaiting();
+      },
+      10_000,
+      async () => {
+        events.push("b in");
+        events.push("b out");
+      },
+    );
+    await Promise.all([a, b]);
+    expect(events).toEqual(["a in", "a out", "b in", "b out"]);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it("never lets two holders in when many start at once", async () => {
+    const lock = join(dir, "build.lock");
+    let inside = 0;
+    let most = 0;
+    const work = async () => {
+      inside++;
+      most = Math.max(most, inside);
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      inside--;
+    };
+    await Promise.all(Array.from({ length: 3 }, () => withLock(lock, () => {}, 60_000, work)));
+    expect(most).toBe(1);
     expect(existsSync(lock)).toBe(false);
   });
 

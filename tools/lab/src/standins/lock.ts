@@ -1,21 +1,12 @@
 // One stand-in build at a time per lab state dir: `up` and the integration suites (or two engineers on one machine)
 // may call ensureStandIns together, and two builds of one tag would race on the push. A lock file holding the
-// owner's pid; a lock whose owner is gone is taken over. Written by hand: a lock package would add a dependency for
-// twenty lines, and this one knows about stale pids on the same machine, which is all the lab needs.
-import { open, readFile, rm } from "node:fs/promises";
+// owner's pid (see ../pidfile.ts); a lock whose owner is gone is taken over.
+import { rm } from "node:fs/promises";
 import { TimeoutError } from "../errors.js";
+import { processAlive } from "../exec.js";
+import { createPidFile, readPidFile } from "../pidfile.js";
 
 const POLL_MS = 1_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export async function withLock<T>(
   path: string,
@@ -26,19 +17,12 @@ export async function withLock<T>(
   const deadline = Date.now() + timeoutMs;
   let lastNotice = 0;
   for (;;) {
-    try {
-      const handle = await open(path, "wx");
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const owner = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
-      // The owner died (or is still writing its pid: then the next round sees it).
-      if (Number.isInteger(owner) && owner > 0) await rm(path, { force: true });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    if (await createPidFile(path)) break;
+    const owner = await readPidFile(path);
+    if (owner === "released") continue; // its owner just finished: try again at once
+    if (owner === "invalid" || !processAlive(owner)) {
+      // The owner died without releasing it (a lock file always holds its pid: see pidfile.ts). Take it over.
+      await rm(path, { force: true });
       continue;
     }
     if (Date.now() > deadline) {
