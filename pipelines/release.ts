@@ -1,6 +1,7 @@
 // Release entry point: gate on the test report, then promote the tested digests to the release tag.
 //   npx tsx pipelines/release.ts --build-report reports/build-report.json --test-report reports/test-report.json \
-//     --version v1.2.3 --commit <sha> [--tag 1.2.3] [--out reports/release-report.json] [--dry-run]
+//     [--test-report reports/gpu-test-report.json] --version v1.2.3 --commit <sha> [--tag 1.2.3] \
+//     [--out reports/release-report.json] [--dry-run]
 // Exit 0: promoted (or, with --dry-run, the gate passed). Exit 1: refused or failed, with every reason printed.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -14,7 +15,7 @@ import { BuildReport, planPromotion, readReport } from "../tools/ci/src/release-
 
 interface Options {
   buildReport: string;
-  testReport: string;
+  testReport: string[];
   version: string;
   commit: string;
   tag: string[];
@@ -26,7 +27,11 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command("release")
     .description("promote the digests ci built and tested for a commit to its release tag")
     .requiredOption("--build-report <file>", "build report (JSON) written by pipelines/build.ts")
-    .requiredOption("--test-report <file>", "test report (JSON) written by pipelines/test.ts")
+    .requiredOption(
+      "--test-report <file>",
+      "test report (JSON) written by pipelines/test.ts (repeatable: ci's suites, the GPU suite's)",
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+    )
     .requiredOption("--version <version>", "release version, the git tag (v1.2.3)")
     .requiredOption("--commit <sha>", "the commit the release tag points at")
     .option(
@@ -40,8 +45,8 @@ async function main(argv: string[]): Promise<void> {
     .parse(argv);
   const options = program.opts<Options>();
   const build = readReport(options.buildReport, BuildReport, "build report");
-  const test = readReport(options.testReport, TestReport, "test report");
-  const gate = { build, test, version: options.version, commit: options.commit, extraTags: options.tag };
+  const tests = options.testReport.map((file) => readReport(file, TestReport, "test report"));
+  const gate = { build, tests, version: options.version, commit: options.commit, extraTags: options.tag };
 
   if (options.dryRun) {
     const plan = planPromotion(gate);

@@ -167,20 +167,29 @@ function releaseWorkflow(gh: github.GitHub) {
   const wf = new github.GithubWorkflow(gh, "release");
   wf.on({ push: { tags: ["v*"] } });
 
-  const promote: Job = {
-    name: "promote the tested digests",
+  const gpuReport = `${REPORTS.dir}/gpu-test-report.json`;
+  const ciReports: JobStep = {
+    name: "Download the ci run's build and test reports",
+    uses: use("actions/download-artifact"),
+    with: {
+      name: REPORTS.artifact,
+      path: REPORTS.dir,
+      "run-id": "${{ needs.find-ci-run.outputs.run-id }}",
+      "github-token": "${{ github.token }}",
+    },
+  };
+
+  const findCiRun: Job = {
+    name: "find the ci run of the tagged commit",
     runsOn: RUNNER,
-    timeoutMinutes: 30,
-    // actions: read to find and download the ci run's artifacts; nothing here writes to the repository.
+    timeoutMinutes: 10,
+    // actions: read to find and download the ci run's artifacts.
     permissions: { contents: READ, actions: READ },
-    // One promotion per tag at a time; a second push of the same tag waits and is then refused by the gate if it
-    // would move the tag.
-    concurrency: { group: "release-${{ github.ref }}", "cancel-in-progress": false },
-    env: REGISTRY_ENV,
+    outputs: {
+      "run-id": { stepId: "ci-run", outputName: "run-id" },
+      gpu: { stepId: "gpu", outputName: "gpu" },
+    },
     steps: [
-      checkout(),
-      setupNode,
-      install,
       {
         name: "Find the ci run of the tagged commit",
         id: "ci-run",
@@ -197,19 +206,73 @@ function releaseWorkflow(gh: github.GitHub) {
         ].join("\n"),
       },
       {
-        name: "Download that run's build and test reports",
+        ...ciReports,
+        with: { ...ciReports.with, "run-id": "${{ steps.ci-run.outputs.run-id }}" },
+      },
+      {
+        // No hosted runner has a GPU, so ci's report never covers the GPU image: the GPU suite runs below, on a GPU
+        // runner, only when the build has that image (a release without one needs no GPU runner).
+        name: "Does the build have a GPU image?",
+        id: "gpu",
+        run: `echo "gpu=$(jq -r 'any(.images[]; .name == "reconstruction-gpu")' ${REPORTS.build})" >> "$GITHUB_OUTPUT"`,
+      },
+    ],
+  };
+
+  const gpuSuite: Job = {
+    name: "GPU suite on the build's GPU image",
+    needs: ["find-ci-run"],
+    if: "${{ needs.find-ci-run.outputs.gpu == 'true' }}",
+    runsOn: ["self-hosted", "gpu"],
+    timeoutMinutes: 45,
+    permissions: { contents: READ, actions: READ },
+    env: REGISTRY_ENV,
+    steps: [
+      checkout(),
+      setupNode,
+      install,
+      ciReports,
+      {
+        name: "GPU suite",
+        run: `npx tsx pipelines/test.ts --suite gpu --build-report ${REPORTS.build} --report ${gpuReport} --junit ${REPORTS.dir}/gpu-test-report.xml`,
+      },
+      uploadReports("release-gpu-reports-${{ github.ref_name }}", 90),
+    ],
+  };
+
+  const promote: Job = {
+    name: "promote the tested digests",
+    needs: ["find-ci-run", "gpu-suite"],
+    // The GPU suite is skipped when the build has no GPU image; promote then runs on ci's report alone.
+    if: "${{ !cancelled() && needs.find-ci-run.result == 'success' && (needs.gpu-suite.result == 'success' || needs.gpu-suite.result == 'skipped') }}",
+    runsOn: RUNNER,
+    timeoutMinutes: 30,
+    // actions: read to download the ci run's artifacts; nothing here writes to the repository.
+    permissions: { contents: READ, actions: READ },
+    // One promotion per tag at a time; a second push of the same tag waits and is then refused by the gate if it
+    // would move the tag.
+    concurrency: { group: "release-${{ github.ref }}", "cancel-in-progress": false },
+    env: REGISTRY_ENV,
+    steps: [
+      checkout(),
+      setupNode,
+      install,
+      ciReports,
+      {
+        name: "Download the GPU suite's report",
+        if: "${{ needs.find-ci-run.outputs.gpu == 'true' }}",
         uses: use("actions/download-artifact"),
-        with: {
-          name: REPORTS.artifact,
-          path: REPORTS.dir,
-          "run-id": "${{ steps.ci-run.outputs.run-id }}",
-          "github-token": "${{ github.token }}",
-        },
+        with: { name: "release-gpu-reports-${{ github.ref_name }}", path: REPORTS.dir },
       },
       {
         // The gate refuses (non-zero exit, a message naming each digest) unless every built digest passed the suites.
-        name: "Gate on the test report, then promote",
-        run: `npx tsx pipelines/release.ts --build-report ${REPORTS.build} --test-report ${REPORTS.test} --commit "$GITHUB_SHA" --version "$GITHUB_REF_NAME" --out ${REPORTS.dir}/release-report.json`,
+        name: "Gate on the test reports, then promote",
+        env: { GPU_TESTED: "${{ needs.find-ci-run.outputs.gpu }}" },
+        run: [
+          "set -euo pipefail",
+          `gpu=(); if [ "$GPU_TESTED" = "true" ]; then gpu=(--test-report ${gpuReport}); fi`,
+          `npx tsx pipelines/release.ts --build-report ${REPORTS.build} --test-report ${REPORTS.test} "\${gpu[@]}" --commit "$GITHUB_SHA" --version "$GITHUB_REF_NAME" --out ${REPORTS.dir}/release-report.json`,
+        ].join("\n"),
       },
       {
         name: "Job summary",
@@ -247,7 +310,7 @@ function releaseWorkflow(gh: github.GitHub) {
       },
     ],
   };
-  wf.addJobs({ promote, "publish-release": publish });
+  wf.addJobs({ "find-ci-run": findCiRun, "gpu-suite": gpuSuite, promote, "publish-release": publish });
 }
 
 /**

@@ -51,7 +51,7 @@ describe("planPromotion", () => {
   it("plans every built image of a passing report, by its tested digest", () => {
     const plan = planPromotion({
       build: buildReport(),
-      test: testReport(),
+      tests: [testReport()],
       version: "v1.2.3",
       commit: COMMIT,
       extraTags: ["1.2.3"],
@@ -82,7 +82,9 @@ describe("planPromotion", () => {
         { name: "resilience", outcome: "failed", reason: "job lost after redis restart" },
       ],
     });
-    const err = refusal(() => planPromotion({ build: buildReport(), test, version: "v1.2.3", commit: COMMIT }));
+    const err = refusal(() =>
+      planPromotion({ build: buildReport(), tests: [test], version: "v1.2.3", commit: COMMIT }),
+    );
     expect(err.message).toContain(
       'the integration suites did not pass (outcome "failed": resilience failed (job lost after redis restart))',
     );
@@ -91,7 +93,9 @@ describe("planPromotion", () => {
 
   it("refuses a digest the suites never tested (a rebuild gives new digests)", () => {
     const test = testReport({ digests: [RECON] });
-    const err = refusal(() => planPromotion({ build: buildReport(), test, version: "v1.2.3", commit: COMMIT }));
+    const err = refusal(() =>
+      planPromotion({ build: buildReport(), tests: [test], version: "v1.2.3", commit: COMMIT }),
+    );
     expect(err.reasons).toEqual([`airflow: ${AIRFLOW} is not among the digests the suites tested`]);
   });
 
@@ -100,7 +104,7 @@ describe("planPromotion", () => {
     const err = refusal(() =>
       planPromotion({
         build: buildReport({ commit: other }),
-        test: testReport({ commit: other }),
+        tests: [testReport({ commit: other })],
         version: "1.2",
         commit: COMMIT,
       }),
@@ -117,7 +121,7 @@ describe("planPromotion", () => {
       status: "failed",
       failures: [{ name: "airflow", step: "RUN pip install", message: "exit 1", tail: [] }],
     });
-    const err = refusal(() => planPromotion({ build, test: testReport(), version: "v1.2.3", commit: COMMIT }));
+    const err = refusal(() => planPromotion({ build, tests: [testReport()], version: "v1.2.3", commit: COMMIT }));
     expect(err.reasons).toEqual(["the build report says the build failed (airflow: exit 1)"]);
   });
 
@@ -126,11 +130,64 @@ describe("planPromotion", () => {
     expect(canonicalDigestReference(tagged)).toBe(AIRFLOW);
     const plan = planPromotion({
       build: buildReport(),
-      test: testReport({ digests: [RECON, tagged] }),
+      tests: [testReport({ digests: [RECON, tagged] })],
       version: "v1.0.0-rc.1",
       commit: "0123456",
     });
     expect(plan.images.map((i) => i.name)).toEqual(["reconstruction", "airflow"]);
+  });
+});
+
+describe("planPromotion with the GPU suite's report", () => {
+  const GPU = `127.0.0.1:5102/e2e3d/reconstruction-gpu@${d("f")}`;
+  const withGpu = () =>
+    buildReport({
+      images: [
+        { name: "reconstruction", reference: RECON },
+        { name: "airflow", reference: AIRFLOW },
+        { name: "reconstruction-gpu", reference: GPU },
+      ],
+    });
+  const gpuReport = (overrides: object = {}) =>
+    testReport({ digests: [GPU], suites: [{ name: "gpu", outcome: "passed", seconds: 95 }], ...overrides });
+
+  it("refuses a GPU image that only ci's report covers (its GPU suite was skipped there)", () => {
+    const err = refusal(() =>
+      planPromotion({ build: withGpu(), tests: [testReport()], version: "v2.0.0", commit: COMMIT }),
+    );
+    expect(err.reasons).toEqual([`reconstruction-gpu: ${GPU} is not among the digests the suites tested`]);
+  });
+
+  it("promotes every image once the GPU suite's passed report covers the GPU digest", () => {
+    const plan = planPromotion({
+      build: withGpu(),
+      tests: [testReport(), gpuReport()],
+      version: "v2.0.0",
+      commit: COMMIT,
+    });
+    expect(plan.images.map((i) => `${i.name} ${i.digest}`)).toEqual([
+      `reconstruction ${d("a")}`,
+      `airflow ${d("b")}`,
+      `reconstruction-gpu ${d("f")}`,
+    ]);
+  });
+
+  it("refuses when the GPU suite failed, naming that report's suite, even though ci's passed", () => {
+    const failed = gpuReport({
+      outcome: "failed",
+      suites: [{ name: "gpu", outcome: "failed", reason: "dense stage fell back to the CPU" }],
+    });
+    const err = refusal(() =>
+      planPromotion({ build: withGpu(), tests: [testReport(), failed], version: "v2.0.0", commit: COMMIT }),
+    );
+    expect(err.reasons).toContain(
+      'the integration suites of gpu did not pass (outcome "failed": gpu failed (dense stage fell back to the CPU))',
+    );
+  });
+
+  it("refuses without any test report", () => {
+    const err = refusal(() => planPromotion({ build: buildReport(), tests: [], version: "v2.0.0", commit: COMMIT }));
+    expect(err.reasons[0]).toBe("no test report was given: the gate promotes only what the suites tested");
   });
 });
 

@@ -85,7 +85,11 @@ export interface PromotionPlan {
 
 export interface GateInput {
   build: BuildReport;
-  test: TestReport;
+  /**
+   * Every test report of the commit: ci's suites, and the GPU suite's when the build has a GPU image (no hosted runner
+   * has a GPU, so that suite runs on its own runner). A digest is tested when a passed report names it.
+   */
+  tests: TestReport[];
   /** The release version (the git tag), e.g. v1.2.3. */
   version: string;
   /** The commit the release tag points at; both reports must be of this commit. */
@@ -97,12 +101,12 @@ export interface GateInput {
 const sameCommit = (a: string, b: string) => a.length >= 7 && b.length >= 7 && (a.startsWith(b) || b.startsWith(a));
 
 /**
- * Decides whether the built digests may be promoted. Refuses, listing every reason, unless: the test report passed with
- * no failed suite, the build did not fail, both are of the released commit (and so is the build report, when it names one), and every image
- * digest of the build report is among the digests the suites tested.
+ * Decides whether the built digests may be promoted. Refuses, listing every reason, unless: every test report passed
+ * with no failed suite and is of the released commit, the build did not fail (and is of that commit, when it names
+ * one), and every image digest of the build report is among the digests the reports tested.
  */
 export function planPromotion(input: GateInput): PromotionPlan {
-  const { build, test, version, commit } = input;
+  const { build, tests, version, commit } = input;
   const reasons: string[] = [];
   if (!VERSION.test(version))
     reasons.push(`"${version}" is not a release version: expected v<major>.<minor>.<patch>[-pre]`);
@@ -113,19 +117,25 @@ export function planPromotion(input: GateInput): PromotionPlan {
     const detail = buildFailures.map((f) => `${f.name}: ${f.message}`).join("; ");
     reasons.push(`the build report says the build failed${detail ? ` (${detail})` : ""}`);
   }
-  const failed = test.suites.filter((s) => s.outcome === "failed");
-  if (test.outcome !== "passed" || failed.length > 0) {
-    const detail = failed.map((s) => `${s.name} failed${s.reason ? ` (${s.reason})` : ""}`).join("; ");
-    reasons.push(`the integration suites did not pass (outcome "${test.outcome}"${detail ? `: ${detail}` : ""})`);
-  }
-  if (!sameCommit(test.commit, commit)) {
-    reasons.push(`the test report is of commit ${test.commit}, but the release is of commit ${commit}`);
+  if (tests.length === 0) reasons.push("no test report was given: the gate promotes only what the suites tested");
+  for (const test of tests) {
+    const which = tests.length > 1 ? ` of ${test.suites.map((s) => s.name).join(", ")}` : "";
+    const failed = test.suites.filter((s) => s.outcome === "failed");
+    if (test.outcome !== "passed" || failed.length > 0) {
+      const detail = failed.map((s) => `${s.name} failed${s.reason ? ` (${s.reason})` : ""}`).join("; ");
+      reasons.push(
+        `the integration suites${which} did not pass (outcome "${test.outcome}"${detail ? `: ${detail}` : ""})`,
+      );
+    }
+    if (!sameCommit(test.commit, commit)) {
+      reasons.push(`the test report${which} is of commit ${test.commit}, but the release is of commit ${commit}`);
+    }
   }
   if (build.commit !== undefined && !sameCommit(build.commit, commit)) {
     reasons.push(`the build report is of commit ${build.commit}, but the release is of commit ${commit}`);
   }
 
-  const tested = new Set(test.digests.map(canonicalDigestReference));
+  const tested = new Set(tests.flatMap((t) => t.digests).map(canonicalDigestReference));
   const tags = [...new Set([version, ...(input.extraTags ?? [])])];
   const images: PlannedImage[] = [];
   for (const image of build.images) {

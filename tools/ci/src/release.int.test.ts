@@ -122,7 +122,12 @@ describe("release on a real registry", () => {
     writeFileSync(tests, JSON.stringify({ commit: COMMIT, digests: images.map((i) => i.reference), ...test }));
     return { build, tests };
   };
-  const release = (reports: { build: string; tests: string }, version: string, out?: string, actions = false) =>
+  const release = (
+    reports: { build: string; tests: string; moreTests?: string[] },
+    version: string,
+    out?: string,
+    actions = false,
+  ) =>
     run(
       "npx",
       [
@@ -132,6 +137,7 @@ describe("release on a real registry", () => {
         reports.build,
         "--test-report",
         reports.tests,
+        ...(reports.moreTests ?? []).flatMap((file) => ["--test-report", file]),
         "--commit",
         COMMIT,
         "--version",
@@ -202,5 +208,39 @@ describe("release on a real registry", () => {
     }
     // Nothing moved, the reconstruction tag included (every target is checked before any is written).
     for (const image of saved) expect(await resolve(image.reference, "v1.0.0")).toBe(digestOf(image.reference));
+  });
+
+  it("releases a GPU image only with the GPU suite's passed report next to ci's", async () => {
+    const gpu = { name: "reconstruction-gpu", reference: await pushImage(client, `${host}/e2e3d/reconstruction-gpu`) };
+    const build = join(dir, "gpu-build.json");
+    writeFileSync(
+      build,
+      JSON.stringify({ commit: COMMIT, images: [...images, gpu].map((i) => ({ ...i, tags: [], inputDigest: "x" })) }),
+    );
+    const { tests } = writeReports("gpu-ci", {
+      outcome: "passed",
+      suites: [{ name: "end-to-end", outcome: "passed" }],
+    });
+    const gpuTests = join(dir, "gpu-test.json");
+    writeFileSync(
+      gpuTests,
+      JSON.stringify({
+        commit: COMMIT,
+        digests: [gpu.reference],
+        outcome: "passed",
+        suites: [{ name: "gpu", outcome: "passed" }],
+      }),
+    );
+
+    const without = await release({ build, tests }, "v2.0.0");
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain(`reconstruction-gpu: ${gpu.reference} is not among the digests the suites tested`);
+    expect(await resolve(gpu.reference, "v2.0.0")).toBeUndefined();
+
+    const withGpu = await release({ build, tests, moreTests: [gpuTests] }, "v2.0.0");
+    expect(withGpu.stderr).toBe("");
+    expect(withGpu.code).toBe(0);
+    expect(withGpu.stdout).toContain("released v2.0.0: 3 image(s) promoted");
+    expect(await resolve(gpu.reference, "v2.0.0")).toBe(digestOf(gpu.reference));
   });
 });

@@ -31,7 +31,7 @@ export interface ReleaseReport {
 
 export interface ReleaseInput {
   build: BuildReport;
-  test: TestReport;
+  tests: TestReport[];
   version: string;
   commit: string;
   extraTags?: string[];
