@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import * as core from "@actions/core";
+import { TestReport } from "@e2e3d/pipeline";
 import { Command } from "commander";
-import { TestReport } from "../packages/pipeline/src/reports.js";
 import { formatReleaseError } from "../tools/ci/src/errors.js";
 import { registryPromoter } from "../tools/ci/src/registry-promoter.js";
 import { release } from "../tools/ci/src/release.js";

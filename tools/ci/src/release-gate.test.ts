@@ -1,7 +1,8 @@
 // The release gate on its own (pure: reports in, plan or refusal out). The end-to-end release against a real registry
 // is release.int.test.ts.
+
+import { TestReport } from "@e2e3d/pipeline";
 import { describe, expect, it } from "vitest";
-import { TestReport } from "../../../packages/pipeline/src/reports.js";
 import { PromotionRefusedError, ReportError } from "./errors.js";
 import { BuildReport, canonicalDigestReference, parseReport, planPromotion } from "./release-gate.js";
 

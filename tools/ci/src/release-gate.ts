@@ -2,27 +2,24 @@
 // build report (what ci built and pushed) and the test report (what the suites ran against and how they ended), and
 // either returns the promotion plan or refuses with every reason at once.
 import { readFileSync } from "node:fs";
+import { BuildReport as FullBuildReport, BuiltImage as FullBuiltImage, type TestReport } from "@e2e3d/pipeline";
 import { z } from "zod";
-import { DigestReference, type TestReport } from "../../../packages/pipeline/src/reports.js";
 import { PromotionRefusedError, ReportError } from "./errors.js";
 
 /**
- * The build report, as far as the gate needs it. Owned by the build pipeline (issue 6); extra fields are kept, so a
- * richer report parses unchanged.
+ * The build report (pipelines/build.ts owns its schema), as far as the gate needs it: the fields it reads keep the
+ * build's own types; every other field is optional, so a report trimmed for a test or written by an older build still
+ * parses.
  */
-export const BuildImage = z.looseObject({
-  name: z.string().min(1),
-  reference: DigestReference,
-  tags: z.array(z.string()).default([]),
-  inputDigest: z.string().optional(),
-});
+export const BuildImage = FullBuiltImage.pick({ name: true, reference: true })
+  .extend({ tags: FullBuiltImage.shape.tags.default([]) })
+  .extend(FullBuiltImage.pick({ inputDigest: true }).partial().shape)
+  .loose();
 export type BuildImage = z.infer<typeof BuildImage>;
-export const BuildReport = z.looseObject({
-  images: z.array(BuildImage).min(1, "a build report must list at least one image"),
-  commit: z.string().optional(),
-  status: z.enum(["passed", "failed"]).optional(),
-  failures: z.array(z.looseObject({ name: z.string(), message: z.string() })).optional(),
-});
+export const BuildReport = FullBuildReport.pick({ commit: true })
+  .extend(FullBuildReport.pick({ status: true, failures: true }).partial().shape)
+  .extend({ images: z.array(BuildImage).min(1, "a build report must list at least one image") })
+  .loose();
 export type BuildReport = z.infer<typeof BuildReport>;
 
 /** Reads and validates a JSON report; every failure names the file and what to do. */

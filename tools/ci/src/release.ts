@@ -1,7 +1,7 @@
 // The release: gate, then promote every tested digest to the release tags, registry to registry (no rebuild, no
 // engine). Release tags are immutable, so every target tag is checked before any is written: a conflict on the third
 // image never leaves the first two half-released.
-import type { TestReport } from "../../../packages/pipeline/src/reports.js";
+import type { TestReport } from "@e2e3d/pipeline";
 import { ReleaseTagConflictError } from "./errors.js";
 import { type BuildReport, type PromotionPlan, planPromotion } from "./release-gate.js";
 

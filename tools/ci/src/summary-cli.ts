@@ -2,8 +2,8 @@
 //   npx tsx tools/ci/src/summary-cli.ts --build-report FILE --test-report FILE
 // A missing report is shown as missing (the summary also runs after a failed step); an invalid one is an error.
 import { existsSync } from "node:fs";
+import { TestReport } from "@e2e3d/pipeline";
 import { Command } from "commander";
-import { TestReport } from "../../../packages/pipeline/src/reports.js";
 import { formatReleaseError } from "./errors.js";
 import { BuildReport, readReport } from "./release-gate.js";
 import { renderSummary } from "./summary.js";

@@ -1,6 +1,7 @@
 // The job summary rendered from the reports: what a reviewer sees on the run page.
+
+import { TestReport } from "@e2e3d/pipeline";
 import { describe, expect, it } from "vitest";
-import { TestReport } from "../../../packages/pipeline/src/reports.js";
 import { BuildReport } from "./release-gate.js";
 import { renderSummary } from "./summary.js";
 

@@ -1,6 +1,6 @@
 // The delivery's job summary (GitHub-flavoured Markdown): images, digests, sizes, cache hits, suite results, timings.
 // Rendered from the reports rather than from logs, so the summary shows exactly what release will read.
-import type { TestReport } from "../../../packages/pipeline/src/reports.js";
+import type { TestReport } from "@e2e3d/pipeline";
 import type { BuildReport } from "./release-gate.js";
 
 const cell = (value: unknown) => (value === undefined || value === null ? "–" : String(value).replaceAll("|", "\\|"));
