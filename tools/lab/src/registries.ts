@@ -49,10 +49,14 @@ export function registryConfig(paths: RegistryState, role: RegistryRole): string
   return `# Written by the e2e3d lab (tools/lab/src/registries.ts); rewritten by every \`up\`.\n${stringify(config)}`;
 }
 
-/** True when a distribution registry answers GET /v2/ at this address. */
+/**
+ * True when a distribution registry answers GET /v2/ at this address. The per-request bound is generous on purpose:
+ * `up` restarts a registry that does not answer, and a registry that is merely slow on a loaded machine (other
+ * suites pushing to it) must not be restarted under their feet.
+ */
 export async function registryAnswers(url: string): Promise<boolean> {
   try {
-    const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(3000) });
+    const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(10_000) });
     await response.body?.cancel();
     return response.status === 200 && response.headers.get("docker-distribution-api-version") === "registry/2.0";
   } catch {

@@ -47,7 +47,8 @@ describe("compose through testcontainers", () => {
     environment = await new DockerComposeEnvironment(dir, "compose.yaml")
       .withProjectName(project)
       .withWaitStrategy("probe-1", Wait.forHealthCheck())
-      .withStartupTimeout(60_000)
+      // The wait ends on the healthcheck itself; the bound is for a small, loaded machine (testcontainers' 60 s is not).
+      .withStartupTimeout(300_000)
       .up();
     const container = environment.getContainer("probe-1");
     const result = await container.exec(["cat", "/etc/debian_version"]);

@@ -11,13 +11,13 @@ import { labDown } from "../src/down.js";
 import { engineVersion, findDockerClient } from "../src/engine.js";
 import { ensureRegistries, labRegistryPid, registryAnswers, registryPaths } from "../src/registries.js";
 
-/** A free loopback port, found by binding port 0. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Distinct free loopback ports: all are bound (port 0) at once before any is released, so none repeats. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 async function pushBlob(url: string, repository: string, content: Buffer): Promise<string> {
@@ -41,10 +41,11 @@ describe("lab down and restart", () => {
   const log = (line: string) => lines.push(line);
 
   beforeAll(async () => {
+    const [upstreamPort, privatePort] = await freePorts(2);
     config = {
       stateDir: await mkdtemp(join(tmpdir(), "lab-restart-")),
-      upstream: { host: "127.0.0.1", port: await freePort() },
-      private: { host: "127.0.0.1", port: await freePort() },
+      upstream: { host: "127.0.0.1", port: upstreamPort! },
+      private: { host: "127.0.0.1", port: privatePort! },
     };
   });
   afterAll(async () => {

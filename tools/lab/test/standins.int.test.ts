@@ -28,7 +28,9 @@ import { runCommand } from "../src/standins/exec.js";
 import { ensureStandIns, type StandInResult } from "../src/standins/index.js";
 import { readLabStateIfAny } from "../src/state.js";
 
-const HEALTH_DEADLINE_MS = 120_000;
+// Generous: six containers start side by side (postgres runs initdb) on machines that may be small and loaded. Each
+// wait ends as soon as the container reports healthy, so the bound costs nothing when things are fast.
+const HEALTH_DEADLINE_MS = 300_000;
 const RUN_ID = randomBytes(4).toString("hex");
 const containers: string[] = [];
 let docker = PREFERRED_DOCKER_CLIENT;
@@ -88,6 +90,22 @@ async function waitHealthy(id: string): Promise<void> {
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Polls `ready` until it answers true, failing with `what` after the health deadline. */
+async function waitFor(what: string, ready: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + HEALTH_DEADLINE_MS;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await ready()) return;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} not ready after ${HEALTH_DEADLINE_MS / 1000} s`, { cause: last });
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
@@ -160,7 +178,7 @@ describe.concurrent("lab stand-ins", () => {
       const port = await hostPort(id, "6379/tcp");
       const reply = await new Promise<string>((resolve, reject) => {
         const socket = connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
-        socket.setTimeout(5_000, () => socket.destroy(new Error("no reply from redis within 5s")));
+        socket.setTimeout(30_000, () => socket.destroy(new Error("no reply from redis within 30 s")));
         socket.once("data", (data) => {
           resolve(data.toString());
           socket.end();
@@ -211,8 +229,11 @@ describe.concurrent("lab stand-ins", () => {
       await waitHealthy(id);
       const again = await exec(id, query, { PGPASSWORD: password });
       expect(again.code, again.outputTail).toBe(0);
-      const logs = await runCommand(docker, ["logs", id]);
-      expect(logs.outputTail.match(/initialising \/var\/lib\/postgresql\/data/g)).toHaveLength(1);
+      // The whole log (stdout and stderr together), not a 40-line tail: a slow shutdown or a recovery adds lines.
+      const logs = await runCommand("sh", ["-c", '"$0" logs "$1" 2>&1', docker, id]);
+      expect(logs.code, logs.outputTail).toBe(0);
+      const fullLog = logs.stdout;
+      expect(fullLog.match(/initialising \/var\/lib\/postgresql\/data/g)).toHaveLength(1);
       expect(await runsAs(id)).toEqual({ uid: 999, configured: "999:999" });
     });
   });
@@ -249,7 +270,13 @@ describe.concurrent("lab stand-ins", () => {
       expect(check.code, check.outputTail).toBe(0);
       expect(check.outputTail).toContain("SUCCESS");
       const port = await hostPort(id, "9090/tcp");
-      expect((await fetch(`http://127.0.0.1:${port}/-/ready`)).status).toBe(200);
+      // The image's HEALTHCHECK probes /-/healthy, which answers as soon as the web server listens; /-/ready (and the
+      // API) answer 503 until the TSDB is open and the config loaded. Wait for readiness itself, with a deadline.
+      await waitFor(`prometheus ${id} /-/ready`, async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/-/ready`);
+        await response.arrayBuffer();
+        return response.ok;
+      });
       const loaded = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status/config`)).json()) as {
         data: { yaml: string };
       };
@@ -266,7 +293,7 @@ describe.concurrent("lab stand-ins", () => {
       await waitHealthy(id);
       const udpPort = await hostPort(id, "9125/udp");
       const metricsUrl = `http://127.0.0.1:${await hostPort(id, "9102/tcp")}/metrics`;
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + HEALTH_DEADLINE_MS;
       let metrics = "";
       // UDP may be dropped: send again until the exporter shows the counter, up to a deadline.
       while (!/^e2e3d_lab_test [1-9]\d*$/m.test(metrics)) {

@@ -61,12 +61,18 @@ describe("lab errors", () => {
   let stateDir: string;
   let blocker: Server;
   let blockedPort: number;
+  let freePort: number;
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), "lab-errors-"));
     blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     blockedPort = (blocker.address() as { port: number }).port;
+    // A port that was free a moment ago for the private registry (not blockedPort + 1, which anything may hold).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    freePort = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
   });
   afterAll(async () => {
     await new Promise((resolve) => blocker.close(resolve));
@@ -77,7 +83,7 @@ describe("lab errors", () => {
     const result = await runLab(["up"], {
       E2E3D_LAB_HOME: stateDir,
       E2E3D_UPSTREAM_REGISTRY: `127.0.0.1:${blockedPort}`,
-      E2E3D_PRIVATE_REGISTRY: `127.0.0.1:${blockedPort + 1}`,
+      E2E3D_PRIVATE_REGISTRY: `127.0.0.1:${freePort}`,
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`error: port ${blockedPort} (lab upstream registry) is already taken`);
