@@ -141,6 +141,10 @@ new JsonFile(project, "nx.json", {
   obj: {
     $schema: "./node_modules/nx/schemas/nx-schema.json",
     defaultBase: "main",
+    // pipelines/ and tools/* have no package.json, so their dependencies are seen only by reading their imports;
+    // without this, a change in packages/pipeline would neither re-run ci-workflows' tests (stale cache) nor show
+    // them as affected.
+    pluginsConfig: { "@nx/js": { analyzeSourceFiles: true } },
     namedInputs: {
       default: ["{projectRoot}/**/*", "sharedGlobals"],
       sharedGlobals,
