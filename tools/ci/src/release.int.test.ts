@@ -1,35 +1,25 @@
 // The release path end to end against a real registry: a throwaway Debian `docker-registry` (distribution 2.8, the
 // same server as the lab's) on a free loopback port, real images pushed to it, then `pipelines/release.ts` run as a
 // process exactly as the release workflow runs it.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { clientFromEnv, MediaType, parseReference, type RegistryClient, sha256Digest } from "@e2e3d/oci";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type RegistryServer,
+  registryUnavailableReason,
+  startRegistry,
+} from "../../../packages/pipeline/src/testing/registry-server.js";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../../..");
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
-const REGISTRY_BIN = "/usr/bin/docker-registry";
 const COMMIT = "89abcdef0123456789abcdef0123456789abcdef";
 /** The build's input digest of each image: the gate carries it, never checks it against anything. */
 const INPUT_DIGEST = `sha256:${"c".repeat(64)}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 /** Pushes a small single-platform image (a config and one layer of random bytes); returns its reference by digest. */
 async function pushImage(client: RegistryClient, repository: string): Promise<string> {
@@ -60,49 +50,21 @@ async function pushImage(client: RegistryClient, repository: string): Promise<st
 }
 
 describe("release on a real registry", () => {
-  let registry: ChildProcess | undefined;
+  let registry: RegistryServer | undefined;
   let dir = "";
   let host = "";
   let client: RegistryClient;
   let images: { name: string; reference: string }[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(REGISTRY_BIN)) {
-      throw new Error(
-        `${REGISTRY_BIN} is missing: install Debian's docker-registry (the lab does: npx tsx tools/lab/src/cli.ts up)`,
-      );
+    if (registryUnavailableReason()) {
+      throw new Error(`${registryUnavailableReason()} (the lab does: npx tsx tools/lab/src/cli.ts up)`);
     }
     dir = mkdtempSync(join(tmpdir(), "release-int-"));
-    const port = await freePort();
-    host = `127.0.0.1:${port}`;
-    const config = join(dir, "config.yml");
-    writeFileSync(
-      config,
-      [
-        "version: 0.1",
-        "log: {level: error}",
-        `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}}`,
-        `http: {addr: "${host}"}`,
-        "",
-      ].join("\n"),
-    );
-    registry = spawn(REGISTRY_BIN, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    registry.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    // The shared throwaway registry: a free port (retried if taken meanwhile), waits until it is ours that answers.
+    registry = await startRegistry();
+    host = registry.address;
     client = clientFromEnv({});
-    const deadline = Date.now() + 60_000; // a readiness wait: generous for a loaded machine, ends at the first answer
-    for (;;) {
-      try {
-        await client.ping(host);
-        break;
-      } catch (err) {
-        if (Date.now() > deadline)
-          throw new Error(`docker-registry on ${host} did not answer in 60 s: ${stderr}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
     images = [
       { name: "reconstruction", reference: await pushImage(client, `${host}/e2e3d/reconstruction`) },
       { name: "airflow", reference: await pushImage(client, `${host}/e2e3d/airflow`) },
@@ -111,12 +73,7 @@ describe("release on a real registry", () => {
 
   afterAll(async () => {
     await client?.close();
-    // Wait for the registry to exit before removing its storage: it may still be writing into it.
-    if (registry && registry.exitCode === null && registry.signalCode === null) {
-      const exited = new Promise((resolve) => registry?.once("exit", resolve));
-      registry.kill("SIGTERM");
-      await exited;
-    }
+    await registry?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

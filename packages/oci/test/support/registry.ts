@@ -1,6 +1,7 @@
 // Starts a real registry (Debian's docker-registry, distribution 2.8) as a child process on a free loopback port
 // with a temporary storage directory. Tests get real registry behaviour, no mocks; each suite owns its registries.
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -9,6 +10,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export const REGISTRY_BINARY = process.env["E2E3D_REGISTRY_BINARY"] ?? "/usr/bin/docker-registry";
+
+/** A response header carrying a random value per registry: the readiness probe knows it is talking to ours. */
+const IDENTITY_HEADER = "X-E2e3d-Test-Registry";
 
 export interface TestRegistry {
   /** host:port on loopback */
@@ -54,9 +58,26 @@ export interface RegistryOptions {
   extraConfig?: string;
 }
 
+/**
+ * Starts a registry on a free port. The port is found by binding port 0 and released before the registry binds it,
+ * so another process can take it in between: then the registry exits ("address already in use") and we retry on
+ * another port. The readiness probe checks a header only this registry sends, so a server that got the port
+ * instead of ours is never mistaken for it.
+ */
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startRegistryOnce(options);
+    if (started.ok) return started.registry;
+    if (!started.portTaken || attempt >= 5) throw new Error(started.error);
+  }
+}
+
+async function startRegistryOnce(
+  options: RegistryOptions,
+): Promise<{ ok: true; registry: TestRegistry } | { ok: false; portTaken: boolean; error: string }> {
   const storage = await mkdtemp(join(tmpdir(), "e2e3d-oci-registry-"));
   const port = await freePort();
+  const identity = randomBytes(8).toString("hex");
   const config = [
     "version: 0.1",
     "log:",
@@ -70,6 +91,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     "    enabled: true",
     "http:",
     `  addr: 127.0.0.1:${port}`,
+    "  headers:",
+    `    ${IDENTITY_HEADER}: ["${identity}"]`,
     options.extraConfig ?? "",
   ].join("\n");
   const configPath = join(storage, "config.yml");
@@ -79,36 +102,47 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    }
+    await rm(storage, { recursive: true, force: true });
+  };
   const host = `127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // A readiness wait: generous for a loaded machine, it ends at the registry's first answer.
+  const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`docker-registry exited (${child.exitCode}) while starting on ${host}:\n${stderr}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      return {
+        ok: false,
+        portTaken: /address already in use/i.test(stderr),
+        error: `docker-registry exited (${child.exitCode ?? child.signalCode}) while starting on ${host}:\n${stderr}`,
+      };
+    }
     try {
       const response = await fetch(`http://${host}/v2/`);
       await response.arrayBuffer();
-      if (response.status === 200 || response.status === 401) break;
+      const ours = response.headers.get(IDENTITY_HEADER) === identity;
+      if (ours && (response.status === 200 || response.status === 401)) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`docker-registry did not answer on ${host} within 20 s:\n${stderr}`);
+      await stop();
+      return {
+        ok: false,
+        portTaken: false,
+        error: `docker-registry did not answer on ${host} within 60 s:\n${stderr}`,
+      };
     }
     await sleep(50);
   }
-  return {
-    host,
-    port,
-    storage,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await Promise.race([exited, sleep(5000)]);
-        if (child.exitCode === null) child.kill("SIGKILL");
-      }
-      await rm(storage, { recursive: true, force: true });
-    },
-  };
+  return { ok: true, registry: { host, port, storage, stop } };
 }
