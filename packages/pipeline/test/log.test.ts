@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ExecError } from "../src/errors.js";
 import { exec } from "../src/exec.js";
 import { SecretMasker } from "../src/log/mask.js";
@@ -67,10 +67,20 @@ describe("terminal view", () => {
     expect(text()).toContain("└ image app: done in 2.5s");
   });
 
-  it("colours on a TTY", () => {
-    const { log, text } = capture(true);
-    log.error("boom");
-    expect(text()).toContain("\x1b[31m");
+  it("colours on a TTY, unless NO_COLOR is set", () => {
+    // The environment is set here, not inherited: a machine (or CI) with NO_COLOR set must not change the outcome.
+    try {
+      vi.stubEnv("NO_COLOR", undefined);
+      const coloured = capture(true);
+      coloured.log.error("boom");
+      expect(coloured.text()).toContain("\x1b[31m");
+      vi.stubEnv("NO_COLOR", "1");
+      const plain = capture(true);
+      plain.log.error("boom");
+      expect(plain.text()).not.toContain("\x1b[");
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 
