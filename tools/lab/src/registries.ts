@@ -104,7 +104,11 @@ export async function stopRegistry(paths: RegistryState): Promise<boolean> {
   if (!pid) return false;
   process.kill(pid, "SIGTERM");
   const gone = await waitFor(async () => (processAlive(pid) ? undefined : true), 10_000);
-  if (!gone) process.kill(pid, "SIGKILL");
+  if (!gone) {
+    process.kill(pid, "SIGKILL");
+    // Until it is gone it still holds its port: a restart right after would find the port taken.
+    await waitFor(async () => (processAlive(pid) ? undefined : true), 10_000);
+  }
   await rm(paths.pidFile, { force: true });
   return true;
 }
