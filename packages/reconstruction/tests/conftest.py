@@ -45,9 +45,11 @@ def free_port() -> int:
 def s3_server() -> Iterator[dict[str, str]]:
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the server binds a port of its own choosing, read back afterwards (a port picked here and freed could be
+    # taken by another process before moto binds it).
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    _, port = server.get_host_and_port()
     yield {"endpoint": f"http://127.0.0.1:{port}", "access_key": "unit-test-access", "secret_key": "unit-test-secret"}
     server.stop()
 
