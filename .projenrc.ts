@@ -16,10 +16,15 @@ const RUNTIME_DEPS = [
   "@dagger.io/dagger@0.21.9",
   // Docker's own .dockerignore semantics (a port of moby's matcher): the build input digest must see what the engine sends.
   "@balena/dockerignore@^1.0.2",
+  // CycloneDX's official model and JSON serializer for the image SBOM (packages/pipeline/src/attest); purls via packageurl-js.
+  "@cyclonedx/cyclonedx-library@~10.3.0",
   "commander@^14.0.3",
   // The Dockerfile parser of the Docker language server: line continuations, escapes, heredocs, exact line numbers.
   "dockerfile-ast@^0.7.1",
   "p-limit@^7.3.3",
+  "packageurl-js@^2.0.1",
+  // Streams the entries of an image layer (tar) for the SBOM without unpacking it to disk.
+  "tar-stream@^3.1.7",
   "testcontainers@~11.9.0",
   "undici@^7.30.2",
   "yaml@^2.9.1",
@@ -30,6 +35,7 @@ const DEV_DEPS = [
   "@aws-sdk/client-s3@^3.1175.0",
   "@biomejs/biome@2.6.8",
   "@types/node@^20",
+  "@types/tar-stream@^3.1.4",
   "constructs@^10.5.0",
   "nx@21.6.10",
   "projen@0.103.25",
