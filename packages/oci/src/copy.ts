@@ -2,8 +2,9 @@
 // children before parents so that a tag never points at something incomplete; only missing blobs move (HEAD
 // first), inside one registry they are mounted; a target that already has the digest costs one HEAD per side.
 import pLimit from "p-limit";
-import { type Manifest, type RegistryClient, referrersTag } from "./client.js";
-import { type Descriptor, isForeignLayer, MediaType } from "./descriptor.js";
+import { addToReferrersIndex } from "./attach.js";
+import type { Manifest, RegistryClient } from "./client.js";
+import { type Descriptor, isForeignLayer } from "./descriptor.js";
 import {
   InvalidReferenceError,
   NotFoundError,
@@ -253,17 +254,7 @@ class TreeCopier {
     referrers: Descriptor[],
     sourceIndex: Manifest | undefined,
   ): Promise<void> {
-    const tagRef = withTag(this.dst, referrersTag(digest));
-    const existing = (await this.client.headManifest(tagRef)) ? await this.client.getManifest(tagRef) : undefined;
-    const present = new Set(existing?.parsed.manifests.map((d) => d.digest) ?? []);
-    if (referrers.every((r) => present.has(r.digest))) return;
-    if (!existing && sourceIndex) {
-      await this.client.putManifest(tagRef, sourceIndex.bytes, sourceIndex.mediaType);
-      return;
-    }
-    const merged = [...(existing?.parsed.manifests ?? []), ...referrers.filter((r) => !present.has(r.digest))];
-    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: merged }));
-    await this.client.putManifest(tagRef, body, MediaType.ociIndex);
+    await addToReferrersIndex(this.client, this.dst, digest, referrers, sourceIndex);
   }
 }
 

@@ -1,5 +1,14 @@
 // Public API of @e2e3d/oci: a registry client with digest-preserving copy, the image lock, mirroring and promotion.
 export {
+  type ArtifactSpec,
+  type AttachResult,
+  addToReferrersIndex,
+  artifactManifest,
+  attachArtifact,
+  EMPTY_CONFIG_DESCRIPTOR,
+  readArtifact,
+} from "./attach.js";
+export {
   Authenticator,
   Credential,
   type CredentialProvider,
