@@ -25,7 +25,8 @@ import {
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { loadConfig, PREFERRED_DOCKER_CLIENT } from "../src/config.js";
 import { runCommand } from "../src/standins/exec.js";
-import { ensureStandIns, type StandInResult } from "../src/standins/index.js";
+import { ensureStandIns, LABEL_KEYS, STAND_INS, type StandInResult, stableLabels } from "../src/standins/index.js";
+import { readRemoteImage } from "../src/standins/registry.js";
 import { readLabStateIfAny } from "../src/state.js";
 
 // Generous: six containers start side by side (postgres runs initdb) on machines that may be small and loaded. Each
@@ -35,6 +36,8 @@ const RUN_ID = randomBytes(4).toString("hex");
 const containers: string[] = [];
 let docker = PREFERRED_DOCKER_CLIENT;
 let images: Record<string, string> = {};
+let upstream = "";
+let baseImage = "";
 let scratch = "";
 
 async function must(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
@@ -141,14 +144,14 @@ const secret = () => randomBytes(12).toString("hex");
 beforeAll(async () => {
   const config = loadConfig();
   const state = await readLabStateIfAny(config.stateDir);
-  const baseImage = process.env["E2E3D_LAB_BASE_IMAGE"] || state?.baseImage.reference;
+  baseImage = process.env["E2E3D_LAB_BASE_IMAGE"] || state?.baseImage.reference || "";
   if (!baseImage) {
     throw new Error(
       `no lab base image: ${config.stateDir}/lab.json is missing and E2E3D_LAB_BASE_IMAGE is not set; run \`npx tsx tools/lab/src/cli.ts up\` first`,
     );
   }
   docker = state?.engine.dockerClient ?? PREFERRED_DOCKER_CLIENT;
-  const upstream =
+  upstream =
     process.env["E2E3D_UPSTREAM_REGISTRY"] || state?.upstream || `${config.upstream.host}:${config.upstream.port}`;
   const results: StandInResult[] = await ensureStandIns({
     docker,
@@ -171,6 +174,22 @@ afterAll(async () => {
 
 // The containers are independent: run them side by side (each test waits on its own container's health).
 describe.concurrent("lab stand-ins", () => {
+  it("carry the labels the lab derives from its catalog, as the upstream holds them", async ({ expect }) => {
+    for (const standIn of STAND_INS) {
+      const remote = await readRemoteImage(upstream, standIn.repository, standIn.tag);
+      if (!remote) throw new Error(`the upstream has no ${standIn.repository}:${standIn.tag}`);
+      const labels = remote.labels;
+      const version = labels[LABEL_KEYS.version] ?? "";
+      // The version label is the exact version inside; the tag is derived from it, so they must agree.
+      expect(standIn.tagFor(version), `${standIn.name} version label ${version}`).toBe(standIn.tag);
+      expect(labels).toEqual({
+        ...stableLabels(standIn, { version, baseImage }),
+        [LABEL_KEYS.created]: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/),
+        [LABEL_KEYS.inputHash]: expect.stringMatching(/^sha256:[a-f0-9]{64}$/),
+      });
+    }
+  });
+
   describe("redis stand-in", () => {
     it("becomes healthy, answers PING over TCP and runs as redis (999)", async ({ expect }) => {
       const id = await start("redis", { ports: ["6379"] });

@@ -4,6 +4,9 @@
 // Tags must tell the truth about the software inside. For Debian packages the tag is derived from the version the
 // Debian archive resolves for the lab base; `tag` below is what images.yaml promises, and a mismatch stops the build
 // with a drift error instead of pushing a tag that lies.
+//
+// The catalog is also the one source of each image's metadata: the lab derives the OCI labels from it (./labels.ts)
+// and passes them to `docker build --label`; the Dockerfiles carry none.
 
 export interface DebianSource {
   kind: "debian";
@@ -33,6 +36,10 @@ export interface StandIn {
   /** The real image's repository path, kept in the lab upstream (origin/path). */
   repository: string;
   source: DebianSource | GoSource;
+  /** Image title label; default "<name> (E2E3D lab stand-in)". */
+  title?: string;
+  /** More about what is inside, in parentheses after the package and version in the description label. */
+  about?: string;
   /** The tag images.yaml promises. */
   tag: string;
   /** The truthful tag for the version actually resolved (Debian version or Go module version). */
@@ -74,6 +81,7 @@ export const STAND_INS: readonly StandIn[] = [
     directory: "prometheus",
     repository: "docker.io/prom/prometheus",
     source: { kind: "debian", package: "prometheus" },
+    about: "incl. promtool",
     tag: "v2.42.0",
     tagFor: (v) => `v${debianUpstreamVersion(v)}`,
   },
@@ -105,6 +113,8 @@ export const STAND_INS: readonly StandIn[] = [
     name: "minio",
     directory: "minio",
     repository: "quay.io/minio/minio",
+    title: "S3 object server versitygw (E2E3D lab stand-in for minio)",
+    about: "NOT MinIO: Versity S3 Gateway, posix backend",
     source: {
       kind: "go",
       module: "github.com/versity/versitygw",

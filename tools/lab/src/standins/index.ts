@@ -11,12 +11,14 @@ import { StandInBuildError, StandInVersionDriftError } from "./errors.js";
 import { runCommand } from "./exec.js";
 import { buildGoBinary } from "./gobuild.js";
 import { computeInputHash, INPUT_HASH_LABEL } from "./inputs.js";
+import { buildLabels, labelArgs, stableLabels } from "./labels.js";
 import { withLock } from "./lock.js";
 import { readRemoteImage } from "./registry.js";
 
 export { debianUpstreamVersion, STAND_INS, type StandIn } from "./catalog.js";
 export { GoToolchainError, StandInBuildError, StandInVersionDriftError, UpstreamRegistryError } from "./errors.js";
 export { INPUT_HASH_LABEL } from "./inputs.js";
+export { LABEL_KEYS, stableLabels } from "./labels.js";
 
 export interface StandInContext {
   /** Docker client with BuildKit support (Debian's /usr/bin/docker). */
@@ -63,6 +65,8 @@ interface Plan {
   version: string;
   tag: string;
   reference: string;
+  /** The catalog's labels for this version and base (all but the build time and the input hash). */
+  labels: Record<string, string>;
   inputHash: string;
 }
 
@@ -79,6 +83,7 @@ async function plan(ctx: StandInContext, standIn: StandIn, version: string, base
     );
   }
   const contextDir = join(STAND_IN_DOCKERFILES, standIn.directory);
+  const labels = stableLabels(standIn, { version, baseImage: ctx.baseImage });
   const inputHash = await computeInputHash({
     name: standIn.name,
     contextDir,
@@ -86,8 +91,9 @@ async function plan(ctx: StandInContext, standIn: StandIn, version: string, base
     version,
     tag,
     source: standIn.source,
+    labels,
   });
-  return { standIn, version, tag, reference: `${ctx.upstream}/${standIn.repository}:${tag}`, inputHash };
+  return { standIn, version, tag, reference: `${ctx.upstream}/${standIn.repository}:${tag}`, labels, inputHash };
 }
 
 async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promise<void> {
@@ -95,7 +101,9 @@ async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promi
   const logFile = join(logDir, `${standIn.name}.log`);
   await rm(logFile, { force: true });
   let contextDir = join(STAND_IN_DOCKERFILES, standIn.directory);
-  const buildArgs = [`BASE_IMAGE=${ctx.baseImage}`, `INPUT_HASH=${p.inputHash}`, `CREATED=${new Date().toISOString()}`];
+  // Build arguments are what the RUN and COPY steps use; the metadata goes in as labels (no ARG, no cache effect).
+  const buildArgs = [`BASE_IMAGE=${ctx.baseImage}`];
+  const labels = buildLabels(p.labels, { created: new Date().toISOString(), inputHash: p.inputHash });
   if (standIn.source.kind === "go") {
     const binary = await buildGoBinary(standIn.source, { stateDir: ctx.stateDir, log: ctx.log, logFile });
     // A private copy of the context with the binary in it; the repository stays free of build outputs.
@@ -104,7 +112,6 @@ async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promi
     await mkdir(contextDir, { recursive: true });
     await cp(join(STAND_IN_DOCKERFILES, standIn.directory), contextDir, { recursive: true });
     await cp(binary, join(contextDir, standIn.source.binary));
-    buildArgs.push(`GO_MODULE_VERSION=${p.version}`);
   } else {
     buildArgs.push(`DEB_VERSION=${p.version}`);
   }
@@ -112,7 +119,15 @@ async function buildAndPush(ctx: StandInContext, p: Plan, logDir: string): Promi
   const env = { ...process.env, DOCKER_BUILDKIT: "1" };
   const build = await runCommand(
     ctx.docker,
-    ["build", "--progress=plain", "--tag", p.reference, ...buildArgs.flatMap((a) => ["--build-arg", a]), contextDir],
+    [
+      "build",
+      "--progress=plain",
+      "--tag",
+      p.reference,
+      ...buildArgs.flatMap((a) => ["--build-arg", a]),
+      ...labelArgs(labels),
+      contextDir,
+    ],
     { env, logFile },
   );
   if (build.code !== 0) {

@@ -20,6 +20,7 @@ describe("computeInputHash", () => {
       version: "1.0-1",
       tag: "1.0",
       source: { kind: "debian" },
+      labels: { "org.opencontainers.image.title": "x (E2E3D lab stand-in)", "io.e2e3d.lab.standin": "x" },
     };
   });
   afterEach(async () => rm(dir, { recursive: true, force: true }));
@@ -35,7 +36,12 @@ describe("computeInputHash", () => {
     await rm(copy, { recursive: true, force: true });
   });
 
-  it("changes with a file's content, its executable bit, the base, the version and the build settings", async () => {
+  it("does not depend on the order the labels were set in", async () => {
+    const reversed = Object.fromEntries(Object.entries(parts.labels).reverse());
+    expect(await computeInputHash({ ...parts, labels: reversed })).toBe(await computeInputHash(parts));
+  });
+
+  it("changes with a file's content, its executable bit, the base, the version, the build settings and the labels", async () => {
     const first = await computeInputHash(parts);
     const seen = new Set([first]);
     const record = async (p: InputHashParts) => {
@@ -46,6 +52,8 @@ describe("computeInputHash", () => {
     await record({ ...parts, baseKey: "sha256:bb" });
     await record({ ...parts, version: "1.0-2" });
     await record({ ...parts, source: { kind: "go", ldflags: "-X v=1" } });
+    // The labels come from the catalog, not the Dockerfile: editing the catalog's metadata must rebuild the image.
+    await record({ ...parts, labels: { ...parts.labels, "org.opencontainers.image.title": "x, retitled" } });
     await chmod(join(dir, "entrypoint.sh"), 0o755);
     await record(parts);
     await writeFile(join(dir, "Dockerfile"), "FROM scratch\nUSER 1:1\n");

@@ -4,8 +4,11 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 
-/** Bump when the meaning of the hash changes (e.g. new build arguments), so every stand-in is rebuilt once. */
-const HASH_SCHEME = 1;
+/**
+ * Bump when the meaning of the hash changes (e.g. new build arguments), so every stand-in is rebuilt once.
+ * 2: the labels come from the catalog through `docker build --label` (no longer from LABEL in the Dockerfiles).
+ */
+const HASH_SCHEME = 2;
 
 export const INPUT_HASH_LABEL = "io.e2e3d.lab.input-hash";
 
@@ -31,11 +34,18 @@ export interface InputHashParts {
   /** How it is built where that is not in the context (Go module, package and flags). */
   source: unknown;
   tag: string;
+  /**
+   * The labels the build sets from the catalog (./labels.ts), less the build time and this hash: they are no longer
+   * in the Dockerfile, so a change of the catalog's metadata must reach the hash this way.
+   */
+  labels: Record<string, string>;
 }
 
 export async function computeInputHash(parts: InputHashParts): Promise<string> {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ scheme: HASH_SCHEME, ...parts, contextDir: undefined }));
+  // Labels sorted by key: the hash must not depend on the order an object was built in.
+  const labels = Object.fromEntries(Object.entries(parts.labels).sort(([a], [b]) => a.localeCompare(b)));
+  hash.update(JSON.stringify({ scheme: HASH_SCHEME, ...parts, labels, contextDir: undefined }));
   const files = (await listFiles(parts.contextDir)).sort();
   for (const file of files) {
     const [content, info] = await Promise.all([readFile(file), stat(file)]);
