@@ -4,9 +4,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseReference, readArtifact, referrersTag } from "@e2e3d/oci";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existingAttestations } from "../src/attest/attest.js";
+import { readAttestations } from "../src/attest/read.js";
 import { runBuildCommand } from "../src/build/command.js";
-import { readBuildReport } from "../src/build/report.js";
+import { type BuiltImage, readBuildReport } from "../src/build/report.js";
 import { type BuildPipelineOptions, runBuildPipeline } from "../src/build/run.js";
 import { createEngine } from "../src/engines/select.js";
 import { readGitInfo } from "../src/git.js";
@@ -54,6 +57,12 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
   const repoOf = (name: string) => splitRepository(`${ws.registry.address}/e2e3d/${name}`);
 
   let first: { digest: string; inputDigest: string };
+  let attestations: NonNullable<BuiltImage["attestations"]>;
+
+  async function readSbomPurls(reference: string, digest: string): Promise<string[]> {
+    const { content } = await readArtifact(registry.client, parseReference(reference), { digest });
+    return (JSON.parse(content.toString("utf8")) as { components: { purl: string }[] }).components.map((c) => c.purl);
+  }
 
   it("builds a fixture, pushes it by digest and tags it with the input digest, commit and branch", async () => {
     const { report, output } = await build(["app"]);
@@ -64,7 +73,10 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
     expect(image.tags).toEqual([`in-${image.inputDigest.slice(7)}`, `sha-${ws.commit}`, "main"]);
     // Every tag resolves to the reported digest in the registry itself.
     for (const tag of image.tags) expect(await registry.head(repoOf("app"), tag)).toBe(image.digest);
-    expect((await listTags(ws.registry.address, "e2e3d/app")).sort()).toEqual([...image.tags].sort());
+    // Plus the referrers fallback tag: distribution 2.8 has no referrers API (the attestations below).
+    expect((await listTags(ws.registry.address, "e2e3d/app")).sort()).toEqual(
+      [...image.tags, referrersTag(image.digest)].sort(),
+    );
     expect(image.sizeBytes).toBeGreaterThan(10_000_000); // the debootstrap base is ~70 MB compressed
     expect(image.buildSeconds).toBeGreaterThan(0);
     expect(report.commit).toBe(ws.commit);
@@ -77,6 +89,29 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
     execFileSync(DOCKER, ["image", "rm", image.reference], { stdio: "ignore" });
     expect(run.trim()).toBe("fixture app: version 1");
     first = image;
+
+    // SBOM and provenance are attached as referrers of the digest and read back from the registry.
+    expect(image.attestations?.map((a) => [a.kind, a.attached])).toEqual([
+      ["sbom", true],
+      ["provenance", true],
+    ]);
+    expect(output).toMatch(/sbom: \d+ components \(deb \d+/);
+    const view = await readAttestations(registry.client, parseReference(image.reference));
+    expect(view.referrers.map((r) => r.digest).sort()).toEqual(image.attestations!.map((a) => a.digest).sort());
+    // The lab base is debootstrap minbase: dpkg and bash are in it.
+    expect(view.sbom?.byPurlType["deb"]).toBeGreaterThan(50);
+    expect(view.sbom?.components).toBe(image.attestations![0]!.components);
+    const sbom = await readSbomPurls(image.reference, image.attestations![0]!.digest);
+    expect(sbom.some((purl) => purl.startsWith("pkg:deb/debian/dpkg@"))).toBe(true);
+    expect(sbom.some((purl) => purl.startsWith("pkg:deb/debian/bash@"))).toBe(true);
+    expect(view.provenance).toMatchObject({
+      commit: ws.commit,
+      dirty: false,
+      base: image.base.reference,
+      builder: "https://e2e3d.dev/builders/docker",
+      inputDigest: image.inputDigest,
+    });
+    attestations = image.attestations!;
   });
 
   it("skips the second run by input digest without starting an engine", async () => {
@@ -92,6 +127,35 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
     // "Fast" is asserted by what did not happen (no engine started), not by a wall-clock bound.
     expect(engineStarts).toBe(starts);
     expect(report.engine.description).toBeUndefined();
+    // The same image keeps its attestations: nothing new is attached, the fallback index is unchanged.
+    expect(report.images[0]!.attestations).toEqual(attestations.map((a) => ({ ...a, attached: false })));
+    const image = parseReference(report.images[0]!.reference);
+    expect((await registry.client.listReferrers(image, first.digest)).referrers).toHaveLength(2);
+  });
+
+  it("attaches attestations once to a cached image that has none (built before they existed)", async () => {
+    const image = parseReference(`${ws.registry.address}/e2e3d/app@${first.digest}`);
+    // Forget the attestations: the fallback index is what makes them findable on this registry.
+    const index = await registry.client.getManifest({ ...image, digest: undefined, tag: referrersTag(first.digest) });
+    await registry.client.deleteManifest({ ...image, digest: index.digest });
+    expect((await existingAttestations(registry.client, image)).size).toBe(0);
+
+    const { report, output } = await build(["app"]);
+    expect(report.status, output).toBe("passed");
+    const again = report.images[0]!;
+    expect(again.cacheHit).toBe(true);
+    expect(again.attestations?.map((a) => [a.kind, a.attached])).toEqual([
+      ["sbom", true],
+      ["provenance", true],
+    ]);
+    // The SBOM is a function of the image: the same referrer digest as before.
+    expect(again.attestations![0]!.digest).toBe(attestations[0]!.digest);
+    // No engine ran, so the builder is not known; everything else is.
+    const view = await readAttestations(registry.client, image);
+    expect(view.provenance).toMatchObject({ builder: "https://e2e3d.dev/builders/unrecorded", commit: ws.commit });
+    const { report: third } = await build(["app"]);
+    expect(third.images[0]!.attestations?.every((a) => !a.attached)).toBe(true);
+    attestations = again.attestations!;
   });
 
   it("rebuilds after a source change, and withholds commit/branch tags while the change is uncommitted", async () => {

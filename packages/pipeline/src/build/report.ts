@@ -7,6 +7,21 @@ import { BuildInputError } from "../errors.js";
 
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 
+/** An SBOM or provenance statement attached to the image as an OCI referrer (see packages/pipeline/src/attest). */
+export const AttestationRecord = z.object({
+  kind: z.enum(["sbom", "provenance"]),
+  /** The referrer manifest's digest: what the registry's referrers list names. */
+  digest,
+  artifactType: z.string(),
+  /** Bytes of the document. */
+  size: z.number().int().nonnegative(),
+  /** SBOM only: components listed. */
+  components: z.number().int().nonnegative().optional(),
+  /** This run attached it (false: the image already had it). */
+  attached: z.boolean(),
+});
+export type AttestationRecord = z.infer<typeof AttestationRecord>;
+
 export const BuiltImage = z.object({
   name: z.string(),
   /** registry/e2e3d/<name> */
@@ -30,6 +45,8 @@ export const BuiltImage = z.object({
   }),
   /** Why sha-/branch tags were not written (uncommitted changes in the image's inputs, no git). */
   tagsWithheld: z.string().optional(),
+  /** SBOM and provenance referrers; absent in reports written before attestations existed. */
+  attestations: z.array(AttestationRecord).optional(),
 });
 export type BuiltImage = z.infer<typeof BuiltImage>;
 

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { LockFile } from "@e2e3d/oci";
+import { attestImage } from "../attest/attest.js";
 import type { Engine } from "../engines/engine.js";
 import type { EngineSelection } from "../engines/select.js";
 import { BuildInputError, describeError, EngineError, PipelineError } from "../errors.js";
@@ -123,11 +124,13 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
   }
 
   const lock = await readLock(options.lockFile);
+  const engineDescription: { value?: string } = {};
   let engine: Engine | undefined;
   const engineFor = async () => {
     if (!engine) {
       engine = await options.createEngine();
       report.engine.description = await engine.describe(log);
+      engineDescription.value = report.engine.description;
       log.info(`engine: ${report.engine.description} (${options.engine.reason})`);
     }
     return engine;
@@ -140,7 +143,7 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
     const progress = { step: "start" };
     try {
       const outcome = await log.group(`image ${image.name}`, () =>
-        buildOne(image, lock, prefix, options, engineFor, progress),
+        buildOne(image, lock, prefix, options, engineFor, engineDescription, progress),
       );
       if ("skipped" in outcome) {
         log.warn(`${image.name} skipped: ${outcome.skipped}`);
@@ -162,7 +165,7 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
   report.status = report.failures.length > 0 ? "failed" : "passed";
   report.finishedAt = new Date().toISOString();
   await log.summary("Images", {
-    header: ["image", "reference", "size", "seconds", "cache hit", "engine"],
+    header: ["image", "reference", "size", "seconds", "cache hit", "engine", "attestations"],
     rows: [
       ...report.images.map((i) => [
         i.name,
@@ -171,9 +174,12 @@ export async function runBuildPipeline(options: BuildPipelineOptions): Promise<B
         i.buildSeconds.toFixed(1),
         i.cacheHit ? "yes" : "no",
         i.engine ?? "none",
+        (i.attestations ?? [])
+          .map((a) => `${a.kind}${a.components !== undefined ? ` (${a.components})` : ""}${a.attached ? " new" : ""}`)
+          .join(", "),
       ]),
-      ...report.skipped.map((s) => [s.name, short(`skipped: ${s.reason}`), "", "", "", ""]),
-      ...report.failures.map((f) => [f.name, short(`FAILED at ${f.step}: ${f.message}`), "", "", "", ""]),
+      ...report.skipped.map((s) => [s.name, short(`skipped: ${s.reason}`), "", "", "", "", ""]),
+      ...report.failures.map((f) => [f.name, short(`FAILED at ${f.step}: ${f.message}`), "", "", "", "", ""]),
     ],
   });
   return report;
@@ -195,6 +201,7 @@ async function buildOne(
   prefix: string,
   options: BuildPipelineOptions,
   engineFor: () => Promise<Engine>,
+  engineDescription: { value?: string },
   progress: { step: string },
 ): Promise<BuiltImage | { skipped: string }> {
   const { log, registryClient: registry, root } = options;
@@ -303,9 +310,9 @@ async function buildOne(
   // sha-/branch tags: manifest PUTs of the same bytes. Withheld when the inputs have uncommitted changes.
   const tags = [inTag];
   let tagsWithheld: string | undefined;
+  const dirty = options.git.commit ? await options.git.isDirty(gitPaths) : false;
   if (!options.git.commit) tagsWithheld = "not a git checkout: no commit to name";
-  else if (await options.git.isDirty(gitPaths))
-    tagsWithheld = "the image's inputs have uncommitted changes; sha-/branch tags would misname them";
+  else if (dirty) tagsWithheld = "the image's inputs have uncommitted changes; sha-/branch tags would misname them";
   if (tagsWithheld) {
     log.warn(`${image.name}: ${tagsWithheld}`);
   } else {
@@ -317,6 +324,28 @@ async function buildOne(
       tags.push(tag);
     }
   }
+
+  // SBOM and provenance as referrers of the digest: they travel with copies and stay with promoted tags. A cached
+  // image that has them costs one referrers look-up; one built before they existed gets them now.
+  step("attest (SBOM, provenance)");
+  const attestations = await attestImage(
+    registry.client,
+    { ...repo, digest },
+    {
+      repository,
+      digest,
+      dockerfile: image.dockerfile,
+      context: image.context,
+      include: image.include,
+      target: image.target,
+      buildArgs,
+      inputDigest,
+      source: options.git.commit ? { commit: options.git.commit, dirty } : undefined,
+      base: { name: image.base, reference: baseRef },
+      builder: builtBy ? { engine: builtBy, version: engineDescription.value } : undefined,
+    },
+    log,
+  );
 
   progress.step = "measure size";
   const sizeBytes = await registry.imageSize(repo, digest);
@@ -343,5 +372,6 @@ async function buildOne(
     base: { name: image.base, reference: baseRef },
     reproducible,
     ...(tagsWithheld ? { tagsWithheld } : {}),
+    attestations,
   };
 }
