@@ -81,8 +81,9 @@ export async function promote(client: RegistryClient, options: PromoteOptions): 
     }
   }
   if (target.registry !== from.registry || target.repository !== from.repository) {
-    // Another repository needs the content first (mounted inside one registry), then tags are PUTs again.
-    await copyImage(client, manifestRef, withDigest(target, digest));
+    // Another repository needs the content first (mounted inside one registry), then tags are PUTs again. The
+    // referrers (SBOM, provenance, signatures) go along: they belong to the digest, wherever it is promoted to.
+    await copyImage(client, manifestRef, withDigest(target, digest), { referrers: true });
   }
   const manifest = await client.getManifest(manifestRef);
   for (const entry of result.tags) {

@@ -5,6 +5,7 @@ import { attachArtifact, readArtifact } from "../src/attach.js";
 import { RegistryClient, referrersTag } from "../src/client.js";
 import { copyImage } from "../src/copy.js";
 import { NotFoundError } from "../src/errors.js";
+import { promote } from "../src/promote.js";
 import { parseReference, withDigest, withTag } from "../src/reference.js";
 import { pushImage } from "./support/images.js";
 import { registryAvailable, startRegistry, type TestRegistry } from "./support/registry.js";
@@ -107,5 +108,15 @@ describe.skipIf(!available.ok)("attachArtifact on a real registry", () => {
     await client.putManifest(withTag(target, "v1.0.0"), image.bytes, image.descriptor.mediaType);
     const promoted = await client.headManifest(withTag(target, "v1.0.0"));
     expect((await client.listReferrers(target, promoted!.digest)).referrers).toHaveLength(1);
+    // Promotion into another repository copies the referrers along with the digest.
+    await promote(client, {
+      from: withDigest(target, image.descriptor.digest),
+      to: `${b.host}/e2e3d/releases`,
+      tags: ["v1.0.0"],
+    });
+    const released = parseReference(`${b.host}/e2e3d/releases`);
+    expect((await client.listReferrers(released, image.descriptor.digest)).referrers.map((r) => r.digest)).toEqual([
+      attached.descriptor.digest,
+    ]);
   });
 });
