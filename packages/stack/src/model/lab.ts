@@ -84,6 +84,15 @@ export const LAB_CHANGES: Array<LabDifference & { apply: (s: ServiceSpec) => Ser
       healthcheck: withTest(s.healthcheck, bashHttpProbe(INTERNAL_PORTS.gateway, "/healthz", "200")),
     }),
   },
+  {
+    service: S.airflowScheduler,
+    what: "the scheduler fails a task whose heartbeat stopped after 90 s (production: Airflow's default 300 s)",
+    why: "the lab is where the resilience suite kills a Celery worker mid-task, and 300 s of that test was this wait; a live task heartbeats every few seconds, so 90 s stays far from a false alarm even on two loaded cores",
+    apply: (s) => ({
+      ...s,
+      environment: { ...s.environment, AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT: "90" },
+    }),
+  },
 ];
 
 export function applyLabDifferences(services: ServiceSpec[]): ServiceSpec[] {
