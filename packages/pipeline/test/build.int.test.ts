@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseReference, readArtifact, referrersTag } from "@e2e3d/oci";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existingAttestations } from "../src/attest/attest.js";
+import { AttestationError, attestImage, existingAttestations } from "../src/attest/attest.js";
 import { readAttestations } from "../src/attest/read.js";
 import { runBuildCommand } from "../src/build/command.js";
 import { type BuiltImage, readBuildReport } from "../src/build/report.js";
@@ -173,6 +173,9 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
       expect(image.tagsWithheld).toMatch(/uncommitted changes/);
       // sha-/main still name the committed build.
       expect(await registry.head(repoOf("app"), "main")).toBe(first.digest);
+      // The provenance says the commit does not hold these inputs.
+      const view = await readAttestations(registry.client, parseReference(image.reference));
+      expect(view.provenance).toMatchObject({ commit: ws.commit, dirty: true, inputDigest: image.inputDigest });
     } finally {
       await writeFile(probe, original);
     }
@@ -199,6 +202,30 @@ describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
     expect(failure.tail.join("\n")).toContain("fixture: about to fail");
     expect(output).toContain('broken failed at step "[3/4] RUN echo');
     expect(await listTags(ws.registry.address, "e2e3d/broken")).toEqual([]);
+  });
+
+  it("a failure to attest is an AttestationError naming the image, the step and the fix", async () => {
+    const missing = parseReference(`${ws.registry.address}/e2e3d/app@sha256:${"0".repeat(64)}`);
+    const { log } = captureLogger();
+    const attempt = attestImage(
+      registry.client,
+      missing,
+      {
+        repository: `${ws.registry.address}/e2e3d/app`,
+        digest: missing.digest!,
+        dockerfile: "images/app/Dockerfile",
+        context: "images/app",
+        include: [],
+        buildArgs: {},
+        inputDigest: missing.digest!,
+        base: { name: "debian-bookworm", reference: first.digest },
+      },
+      log,
+    );
+    await expect(attempt).rejects.toThrow(AttestationError);
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`attestations of ${missing.registry}/e2e3d/app@sha256:0+: make the SBOM failed: .*404`),
+    );
   });
 
   it("skips an optional image whose base is not locked, with the reason", async () => {

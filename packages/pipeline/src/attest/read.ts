@@ -87,7 +87,7 @@ const counts = (record: Record<string, number>) =>
 export function formatAttestations(view: AttestationsView): string {
   const lines = [
     `${view.image}: ${view.referrers.length} referrer(s) (${view.referrersApi ? "referrers API" : "fallback tag"})`,
-    ...view.referrers.map((r) => `  ${r.digest}  ${r.artifactType}  ${r.size} B`),
+    ...view.referrers.map((r) => `  ${r.digest}  ${r.artifactType}  (manifest ${r.size} B)`),
   ];
   if (view.sbom) {
     lines.push(
