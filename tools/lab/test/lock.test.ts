@@ -84,6 +84,19 @@ describe("the up lock", () => {
     ).toBe("ran");
   });
 
+  it("takes over a lock file that holds no pid (left by an older lab)", async () => {
+    await writeFile(join(dir, "up.lock"), "");
+    expect(
+      await withUpLock(
+        dir,
+        () => undefined,
+        async () => "ran",
+        2_000,
+      ),
+    ).toBe("ran");
+    expect(existsSync(join(dir, "up.lock"))).toBe(false);
+  });
+
   it("gives up with a clear error when the lock stays held past the deadline", async () => {
     await writeFile(join(dir, "up.lock"), `${process.pid}\n`);
     await expect(

@@ -5,6 +5,7 @@
 import { cp, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { withLock } from "../lock.js";
 import { resolveDebianVersions } from "./apt.js";
 import { debianPackages, STAND_INS, type StandIn } from "./catalog.js";
 import { StandInBuildError, StandInVersionDriftError } from "./errors.js";
@@ -12,7 +13,6 @@ import { runCommand } from "./exec.js";
 import { buildGoBinary } from "./gobuild.js";
 import { computeInputHash, INPUT_HASH_LABEL } from "./inputs.js";
 import { buildLabels, labelArgs, stableLabels } from "./labels.js";
-import { withLock } from "./lock.js";
 import { readRemoteImage } from "./registry.js";
 
 export { debianUpstreamVersion, STAND_INS, type StandIn } from "./catalog.js";
@@ -166,7 +166,11 @@ async function localImageId(ctx: StandInContext, reference: string): Promise<str
 export async function ensureStandIns(ctx: StandInContext): Promise<StandInResult[]> {
   const workDir = join(ctx.stateDir, "standins");
   await mkdir(join(workDir, "logs"), { recursive: true });
-  return withLock(join(workDir, "build.lock"), ctx.log, LOCK_TIMEOUT_MS, () => ensureLocked(ctx, workDir));
+  return withLock(
+    join(workDir, "build.lock"),
+    { holder: "another stand-in build", log: ctx.log, timeoutMs: LOCK_TIMEOUT_MS },
+    () => ensureLocked(ctx, workDir),
+  );
 }
 
 /** A cold build of all six takes about 6 minutes here; waiting for someone else's is bounded well above that. */
