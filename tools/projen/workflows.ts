@@ -46,6 +46,7 @@ const REPORTS = {
   dir: "reports",
   build: "reports/build-report.json",
   test: "reports/test-report.json",
+  gpuTest: "reports/gpu-test-report.json",
   junit: "reports/test-report.xml",
   /** Artifact name; the release workflow looks it up by the commit it was built from. */
   artifact: "delivery-reports-${{ github.sha }}",
@@ -81,6 +82,33 @@ const uploadReports = (name: string, retentionDays: number): JobStep => ({
   if: "${{ !cancelled() }}",
   uses: use("actions/upload-artifact"),
   with: { name, path: `${REPORTS.dir}/`, "if-no-files-found": "warn", "retention-days": retentionDays },
+});
+
+/**
+ * A job that runs the GPU suite on a self-hosted GPU runner (no hosted runner has a GPU) against a ci run's build
+ * report, fetched by `locate`, and uploads its report as `artifact`.
+ */
+const gpuSuiteJob = (
+  job: Pick<Job, "name" | "needs" | "if" | "concurrency">,
+  locate: JobStep[],
+  artifact: { name: string; retentionDays: number },
+): Job => ({
+  ...job,
+  runsOn: ["self-hosted", "gpu"],
+  timeoutMinutes: 45,
+  permissions: { contents: READ, actions: READ },
+  env: REGISTRY_ENV,
+  steps: [
+    checkout(),
+    setupNode,
+    install,
+    ...locate,
+    {
+      name: "GPU suite",
+      run: `npx tsx pipelines/test.ts --suite gpu --build-report ${REPORTS.build} --report ${REPORTS.gpuTest} --junit ${REPORTS.dir}/gpu-test-report.xml`,
+    },
+    uploadReports(artifact.name, artifact.retentionDays),
+  ],
 });
 
 /** ci: checks on every push and pull request; on main, the delivery (build, push, integration suites). */
@@ -167,7 +195,6 @@ function releaseWorkflow(gh: github.GitHub) {
   const wf = new github.GithubWorkflow(gh, "release");
   wf.on({ push: { tags: ["v*"] } });
 
-  const gpuReport = `${REPORTS.dir}/gpu-test-report.json`;
   const ciReports: JobStep = {
     name: "Download the ci run's build and test reports",
     uses: use("actions/download-artifact"),
@@ -219,26 +246,15 @@ function releaseWorkflow(gh: github.GitHub) {
     ],
   };
 
-  const gpuSuite: Job = {
-    name: "GPU suite on the build's GPU image",
-    needs: ["find-ci-run"],
-    if: "${{ needs.find-ci-run.outputs.gpu == 'true' }}",
-    runsOn: ["self-hosted", "gpu"],
-    timeoutMinutes: 45,
-    permissions: { contents: READ, actions: READ },
-    env: REGISTRY_ENV,
-    steps: [
-      checkout(),
-      setupNode,
-      install,
-      ciReports,
-      {
-        name: "GPU suite",
-        run: `npx tsx pipelines/test.ts --suite gpu --build-report ${REPORTS.build} --report ${gpuReport} --junit ${REPORTS.dir}/gpu-test-report.xml`,
-      },
-      uploadReports("release-gpu-reports-${{ github.ref_name }}", 90),
-    ],
-  };
+  const gpuSuite = gpuSuiteJob(
+    {
+      name: "GPU suite on the build's GPU image",
+      needs: ["find-ci-run"],
+      if: "${{ needs.find-ci-run.outputs.gpu == 'true' }}",
+    },
+    [ciReports],
+    { name: "release-gpu-reports-${{ github.ref_name }}", retentionDays: 90 },
+  );
 
   const promote: Job = {
     name: "promote the tested digests",
@@ -270,7 +286,7 @@ function releaseWorkflow(gh: github.GitHub) {
         env: { GPU_TESTED: "${{ needs.find-ci-run.outputs.gpu }}" },
         run: [
           "set -euo pipefail",
-          `gpu=(); if [ "$GPU_TESTED" = "true" ]; then gpu=(--test-report ${gpuReport}); fi`,
+          `gpu=(); if [ "$GPU_TESTED" = "true" ]; then gpu=(--test-report ${REPORTS.gpuTest}); fi`,
           `npx tsx pipelines/release.ts --build-report ${REPORTS.build} --test-report ${REPORTS.test} "\${gpu[@]}" --commit "$GITHUB_SHA" --version "$GITHUB_REF_NAME" --out ${REPORTS.dir}/release-report.json`,
         ].join("\n"),
       },
@@ -413,17 +429,9 @@ function gpuSmokeWorkflow(gh: github.GitHub) {
   const wf = new github.GithubWorkflow(gh, "gpu-smoke");
   wf.on({ schedule: [{ cron: "41 2 * * *" }], workflowDispatch: {} });
 
-  const smoke: Job = {
-    name: "GPU reconstruction smoke test",
-    runsOn: ["self-hosted", "gpu"],
-    timeoutMinutes: 45,
-    permissions: { contents: READ, actions: READ },
-    concurrency: { group: "gpu-smoke", "cancel-in-progress": false },
-    env: REGISTRY_ENV,
-    steps: [
-      checkout(),
-      setupNode,
-      install,
+  const smoke = gpuSuiteJob(
+    { name: "GPU reconstruction smoke test", concurrency: { group: "gpu-smoke", "cancel-in-progress": false } },
+    [
       {
         name: "Find main's latest successful ci run",
         id: "ci-run",
@@ -447,13 +455,9 @@ function gpuSmokeWorkflow(gh: github.GitHub) {
           "github-token": "${{ github.token }}",
         },
       },
-      {
-        name: "GPU suite",
-        run: `npx tsx pipelines/test.ts --suite gpu --build-report ${REPORTS.build} --report ${REPORTS.dir}/gpu-test-report.json --junit ${REPORTS.dir}/gpu-test-report.xml`,
-      },
-      uploadReports("gpu-smoke-reports-${{ github.run_id }}", 30),
     ],
-  };
+    { name: "gpu-smoke-reports-${{ github.run_id }}", retentionDays: 30 },
+  );
   wf.addJobs({ smoke });
 }
 
