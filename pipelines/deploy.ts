@@ -1,5 +1,6 @@
 // Entry point: deploy the E2E3D stack (preflight → apply → health → smoke, rollback on failure), or take it down.
-// Thin: parses arguments, calls @e2e3d/pipeline and @e2e3d/stack, prints a JSON summary on stdout (progress: stderr).
+// Thin: parses arguments, calls @e2e3d/pipeline and @e2e3d/stack, reports. Progress and a short summary go to stderr;
+// the full summary as JSON goes to stdout when it is not a terminal (or with --json).
 // With no profile and no private registry configured it runs the whole delivery on the embedded lab:
 // lab up → lock → mirror → build → deploy.
 //   npx tsx pipelines/deploy.ts
@@ -9,7 +10,16 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { createLogger, prepareLabDelivery } from "@e2e3d/pipeline";
-import { buildModel, deploy, down, formatError, PROFILES, type ProfileName, StackError } from "@e2e3d/stack";
+import {
+  buildModel,
+  deploy,
+  down,
+  formatError,
+  PROFILES,
+  type ProfileName,
+  renderDeploySummary,
+  StackError,
+} from "@e2e3d/stack";
 import { Command, Option } from "commander";
 
 const env = process.env;
@@ -36,6 +46,7 @@ const program = new Command("deploy")
       .map((s) => s.trim())
       .filter(Boolean),
   )
+  .option("--json", "print the summary as JSON on stdout (the default when stdout is not a terminal)")
   .option("--down", "stop and remove the stack (named volumes are kept)")
   .option("--volumes", "with --down: remove the named volumes too (DATA LOSS)")
   .action(async (opts) => {
@@ -49,7 +60,11 @@ const program = new Command("deploy")
     }
     if (opts.down) {
       const result = await down({ project, stateDir: opts.stateDir, volumes: Boolean(opts.volumes) });
-      process.stdout.write(`${JSON.stringify({ project, ...result }, null, 2)}\n`);
+      if (wantsJson(opts)) process.stdout.write(`${JSON.stringify({ project, ...result }, null, 2)}\n`);
+      else
+        process.stderr.write(
+          `stopped and removed ${project}${opts.volumes ? ", volumes included" : " (volumes kept)"}\n`,
+        );
       return;
     }
     let lockFile: string =
@@ -71,6 +86,7 @@ const program = new Command("deploy")
       lockFile = prepared.lockFile;
       privateRegistry = prepared.privateRegistry;
     }
+    const started = Date.now();
     const summary = await deploy({
       lockFile,
       buildReport: opts.buildReport,
@@ -82,8 +98,14 @@ const program = new Command("deploy")
       ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
       ...(opts.only ? { only: opts.only } : {}),
     });
-    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    process.stderr.write(renderDeploySummary(summary, (Date.now() - started) / 1000));
+    if (wantsJson(opts)) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   });
+
+/** JSON for machines (a pipe, a file, --json); a person at a terminal gets the short summary only. */
+function wantsJson(opts: { json?: boolean }): boolean {
+  return Boolean(opts.json) || !process.stdout.isTTY;
+}
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`${formatError(err)}\n`);
