@@ -5,6 +5,10 @@ import type { Promoter, TagState } from "./release.js";
 
 export function registryPromoter(client: RegistryClient = clientFromEnv()): Promoter & { close(): Promise<void> } {
   return {
+    async attachments(repository, digest) {
+      const { referrers } = await client.listReferrers(parseReference(`${repository}@${digest}`), digest);
+      return referrers.flatMap((r) => (r.artifactType ? [r.artifactType] : []));
+    },
     async inspect(repository, tag, digest): Promise<TagState> {
       const info = await client.headManifest(parseReference(`${repository}:${tag}`));
       if (!info) return { state: "absent" };

@@ -6,7 +6,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { clientFromEnv, MediaType, parseReference, type RegistryClient, sha256Digest } from "@e2e3d/oci";
+import {
+  attachArtifact,
+  clientFromEnv,
+  MediaType,
+  parseReference,
+  type RegistryClient,
+  sha256Digest,
+} from "@e2e3d/oci";
+import { ARTIFACT_TYPES } from "@e2e3d/pipeline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type RegistryServer,
@@ -21,8 +29,11 @@ const COMMIT = "89abcdef0123456789abcdef0123456789abcdef";
 /** The build's input digest of each image: the gate carries it, never checks it against anything. */
 const INPUT_DIGEST = `sha256:${"c".repeat(64)}`;
 
-/** Pushes a small single-platform image (a config and one layer of random bytes); returns its reference by digest. */
-async function pushImage(client: RegistryClient, repository: string): Promise<string> {
+/**
+ * Pushes a small single-platform image (a config and one layer of random bytes); returns its reference by digest.
+ * Attested (the default) like the build leaves it: an SBOM and a provenance statement attached as referrers.
+ */
+async function pushImage(client: RegistryClient, repository: string, attested = true): Promise<string> {
   const ref = parseReference(repository);
   const layer = Buffer.from(`layer of ${repository} ${Math.random()}`);
   const config = Buffer.from(
@@ -46,6 +57,12 @@ async function pushImage(client: RegistryClient, repository: string): Promise<st
   );
   const digest = sha256Digest(manifest);
   await client.putManifest(parseReference(`${repository}:sha-${COMMIT.slice(0, 7)}`), manifest, MediaType.ociManifest);
+  if (attested) {
+    for (const [kind, artifactType] of Object.entries(ARTIFACT_TYPES)) {
+      const content = Buffer.from(JSON.stringify({ kind, subject: digest }));
+      await attachArtifact(client, parseReference(`${repository}@${digest}`), { artifactType, content });
+    }
+  }
   return `${repository}@${digest}`;
 }
 
@@ -211,5 +228,24 @@ describe("release on a real registry", () => {
     expect(withGpu.code).toBe(0);
     expect(withGpu.stdout).toContain("released v2.0.0: 3 image(s) promoted");
     expect(await resolve(gpu.reference, "v2.0.0")).toBe(digestOf(gpu.reference));
+  });
+
+  it("refuses an image without its SBOM and provenance, naming what is missing, and tags nothing", async () => {
+    const bare = { name: "airflow", reference: await pushImage(client, `${host}/e2e3d/airflow`, false) };
+    const saved = images;
+    images = [saved[0]!, bare];
+    try {
+      const reports = writeReports("unattested", {
+        outcome: "passed",
+        suites: [{ name: "end-to-end", outcome: "passed" }],
+      });
+      const result = await release(reports, "v3.0.0");
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`airflow: ${bare.reference} has no sbom and no provenance attached`);
+      expect(result.stderr).toMatch(/run pipelines\/build\.ts again for this commit/);
+      for (const image of images) expect(await resolve(image.reference, "v3.0.0")).toBeUndefined();
+    } finally {
+      images = saved;
+    }
   });
 });
