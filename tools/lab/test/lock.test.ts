@@ -71,29 +71,19 @@ describe("the up lock", () => {
     expect(existsSync(join(dir, "up.lock"))).toBe(false);
   });
 
-  it("takes over a lock whose owner is gone", async () => {
+  it.each([
     // pid 2^22 + 1 is above Linux's pid_max limit, so no process can hold it.
-    await writeFile(join(dir, "up.lock"), `${2 ** 22 + 1}\n`);
-    expect(
-      await withUpLock(
-        dir,
-        () => undefined,
-        async () => "ran",
-        2_000,
-      ),
-    ).toBe("ran");
-  });
-
-  it("takes over a lock file that holds no pid (left by an older lab)", async () => {
-    await writeFile(join(dir, "up.lock"), "");
-    expect(
-      await withUpLock(
-        dir,
-        () => undefined,
-        async () => "ran",
-        2_000,
-      ),
-    ).toBe("ran");
+    ["whose owner is gone", `${2 ** 22 + 1}\n`],
+    ["that holds no pid (left by an older lab)", ""],
+  ])("takes over a lock %s", async (_, content) => {
+    await writeFile(join(dir, "up.lock"), content);
+    const ran = await withUpLock(
+      dir,
+      () => undefined,
+      async () => "ran",
+      2_000,
+    );
+    expect(ran).toBe("ran");
     expect(existsSync(join(dir, "up.lock"))).toBe(false);
   });
 
