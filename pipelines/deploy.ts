@@ -6,6 +6,7 @@
 //   npx tsx pipelines/deploy.ts
 //   npx tsx pipelines/deploy.ts --lab --skip-prepare --build-report reports/build.json
 //   npx tsx pipelines/deploy.ts --profile production --lock docker/images.lock.json --build-report reports/build.json
+//   npx tsx pipelines/deploy.ts --lab --status          (exit 1 when the running stack is not as deployed)
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,7 +19,9 @@ import {
   PROFILES,
   type ProfileName,
   renderDeploySummary,
+  renderStackStatus,
   StackError,
+  stackStatus,
 } from "@e2e3d/stack";
 import { Command, Option } from "commander";
 
@@ -47,6 +50,7 @@ const program = new Command("deploy")
       .filter(Boolean),
   )
   .option("--json", "print the summary as JSON on stdout (the default when stdout is not a terminal)")
+  .option("--status", "compare the running stack with the last deployment (exit 1 when it is not as deployed)")
   .option("--down", "stop and remove the stack (named volumes are kept)")
   .option("--volumes", "with --down: remove the named volumes too (DATA LOSS)")
   .action(async (opts) => {
@@ -57,6 +61,13 @@ const program = new Command("deploy")
       throw new StackError("--volumes only makes sense with --down", {
         hint: "add --down to remove the stack and its volumes",
       });
+    }
+    if (opts.status) {
+      const status = await stackStatus({ project, stateDir: opts.stateDir });
+      if (wantsJson(opts)) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      else process.stdout.write(renderStackStatus(status));
+      process.exitCode = status.ok ? 0 : 1;
+      return;
     }
     if (opts.down) {
       const result = await down({ project, stateDir: opts.stateDir, volumes: Boolean(opts.volumes) });

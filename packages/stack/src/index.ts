@@ -3,6 +3,13 @@ export { type DeployOptions, type DeploySummary, type DownOptions, deploy, down,
 export { type ContainerState, logTail, projectContainers } from "./deploy/docker.js";
 export { serviceTimeoutS } from "./deploy/health.js";
 export { type Reporter, silentReporter, terminalReporter } from "./deploy/progress.js";
+export {
+  compareWithRecord,
+  renderStackStatus,
+  type ServiceStatus,
+  type StackStatus,
+  stackStatus,
+} from "./deploy/status.js";
 export { renderDeploySummary } from "./deploy/summary.js";
 export * from "./errors.js";
 export { loadImageInputs, parseBuildReport, readBuildReport, resolveImages } from "./images.js";

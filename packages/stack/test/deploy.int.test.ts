@@ -20,6 +20,7 @@ import {
   ensureSecrets,
   PreflightError,
   silentReporter,
+  stackStatus,
   terminalReporter,
 } from "../src/index.js";
 import { fakeDigest } from "./fixtures.js";
@@ -175,6 +176,20 @@ describe.skipIf(!found.lock)("deploy on the lab", () => {
     expect(after.get("statsd-exporter")).not.toBe(before.get("statsd-exporter"));
     const outcomes = readRecords(projectState(stateDir, project)).map((r) => r.outcome);
     expect(outcomes.slice(-2)).toEqual(["failed", "rolled-back-to"]);
+  });
+
+  it("--status: as deployed after the rollback, and a stopped service is named", async () => {
+    const status = await stackStatus({ project, stateDir });
+    expect(status.services.filter((s) => s.verdict !== "ok")).toEqual([]);
+    expect(status.ok).toBe(true);
+    expect(status.deployment?.outcome).toBe("rolled-back-to");
+
+    const redis = (await projectContainers(project)).find((c) => c.service === "redis")!;
+    execFileSync("/usr/bin/docker", ["stop", "-t", "10", redis.id]);
+    const stopped = await stackStatus({ project, stateDir });
+    expect(stopped.ok).toBe(false);
+    expect(stopped.services.find((s) => s.service === "redis")).toMatchObject({ verdict: "stopped" });
+    expect(stopped.services.filter((s) => s.verdict !== "ok").map((s) => s.service)).toEqual(["redis"]);
   });
 
   it("--down removes the containers and keeps the named volumes", async () => {
