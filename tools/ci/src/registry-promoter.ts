@@ -1,13 +1,13 @@
 // Promotion through @e2e3d/oci: a release tag is the tested manifest's exact bytes PUT under a new tag in the same
 // repository (no blob traffic, digest preserved byte for byte). Never forced: release tags are immutable.
 import { clientFromEnv, parseReference, promote, type RegistryClient } from "@e2e3d/oci";
+import { existingAttestations } from "@e2e3d/pipeline";
 import type { Promoter, TagState } from "./release.js";
 
 export function registryPromoter(client: RegistryClient = clientFromEnv()): Promoter & { close(): Promise<void> } {
   return {
-    async attachments(repository, digest) {
-      const { referrers } = await client.listReferrers(parseReference(`${repository}@${digest}`), digest);
-      return referrers.flatMap((r) => (r.artifactType ? [r.artifactType] : []));
+    async attestations(repository, digest) {
+      return [...(await existingAttestations(client, parseReference(`${repository}@${digest}`))).keys()];
     },
     async inspect(repository, tag, digest): Promise<TagState> {
       const info = await client.headManifest(parseReference(`${repository}:${tag}`));

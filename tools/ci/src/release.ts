@@ -2,20 +2,20 @@
 // engine). Release tags are immutable, so every target tag is checked before any is written: a conflict on the third
 // image never leaves the first two half-released.
 import type { TestReport } from "@e2e3d/pipeline";
-import { ARTIFACT_TYPES } from "@e2e3d/pipeline";
+import { ARTIFACT_TYPES, type AttestationKind } from "@e2e3d/pipeline";
 import { PromotionRefusedError, ReleaseTagConflictError } from "./errors.js";
 import { type BuildReport, type PromotionPlan, planPromotion } from "./release-gate.js";
 
-/** What every released image must carry as referrers, by kind: the build attaches both. */
-const REQUIRED_ATTESTATIONS: Record<string, string> = ARTIFACT_TYPES;
+/** What every released image must carry as referrers: the build attaches both. */
+const REQUIRED_ATTESTATIONS = Object.keys(ARTIFACT_TYPES) as AttestationKind[];
 
 /** What a release tag pointed at before promotion: nothing, the same digest (nothing to do) or another digest. */
 export type TagState = { state: "absent" } | { state: "same" } | { state: "other"; digest: string };
 
 /** Registry-side operations of the release path. */
 export interface Promoter {
-  /** The artifact types of the referrers attached to `repository@digest` (SBOM, provenance, signatures...). */
-  attachments(repository: string, digest: string): Promise<string[]>;
+  /** The kinds of attestation (SBOM, provenance) attached to `repository@digest` as referrers. */
+  attestations(repository: string, digest: string): Promise<AttestationKind[]>;
   /** Where `repository:tag` points now, relative to `digest`. */
   inspect(repository: string, tag: string, digest: string): Promise<TagState>;
   /** Points `repository:tag` at `repository@digest` and verifies it; returns the digest the tag resolves to afterwards. */
@@ -54,10 +54,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseReport> {
   // A release ships its SBOM and provenance: every image must carry both before any tag is written.
   const unattested: string[] = [];
   for (const image of plan.images) {
-    const attached = new Set(await input.promoter.attachments(image.repository, image.digest));
-    const missing = Object.entries(REQUIRED_ATTESTATIONS)
-      .filter(([, artifactType]) => !attached.has(artifactType))
-      .map(([kind]) => kind);
+    const attached = new Set(await input.promoter.attestations(image.repository, image.digest));
+    const missing = REQUIRED_ATTESTATIONS.filter((kind) => !attached.has(kind));
     if (missing.length > 0)
       unattested.push(`${image.name}: ${image.source} has no ${missing.join(" and no ")} attached`);
   }
@@ -67,7 +65,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseReport> {
       hint: "run pipelines/build.ts again for this commit: it attaches what an image lacks without changing its digest",
     });
   }
-  log(`attestations: every image carries its ${Object.keys(REQUIRED_ATTESTATIONS).join(" and ")}`);
+  log(`attestations: every image carries its ${REQUIRED_ATTESTATIONS.join(" and ")}`);
 
   // Check every target first: nothing is written unless every tag is free or already at the tested digest.
   const states = new Map<string, TagState>();
