@@ -13,7 +13,7 @@ const RUNTIME_DEPS = [
   "@actions/core@^3.0.1",
   "@actions/exec@^3.0.0",
   // Pinned exactly: the Dagger CLI and engine must match the SDK (dagger#6938). See DAGGER_VERSION below.
-  "@dagger.io/dagger@0.21.9",
+  "@dagger.io/dagger@0.21.8",
   // Docker's own .dockerignore semantics (a port of moby's matcher): the build input digest must see what the engine sends.
   "@balena/dockerignore@^1.0.2",
   // CycloneDX's official model and JSON serializer for the image SBOM (packages/pipeline/src/attest); purls via packageurl-js.
@@ -44,8 +44,12 @@ const DEV_DEPS = [
   "vitest@~3.2.7",
 ];
 
-/** The Dagger CLI version that matches the pinned SDK; workflows and README use it. */
-export const DAGGER_VERSION = "0.21.9";
+/**
+ * The Dagger CLI version that matches the pinned SDK; workflows, README and the lab's engine build use it. 0.21.8, not
+ * 0.21.9: the Go module proxy serves github.com/dagger/dagger only up to v0.21.8, and the lab builds the CLI and engine
+ * from it. A test (packages/pipeline) checks the SDK, the lab's CLI and its engine report the same version.
+ */
+export const DAGGER_VERSION = "0.21.8";
 
 const project = new javascript.NodeProject({
   name: "e2e3d-delivery",
