@@ -13,7 +13,9 @@ export * from "./build/run.js";
 export * from "./build/tags.js";
 export * from "./config.js";
 export * from "./delivery/lab.js";
-// The Dagger adapter is not re-exported: its SDK is loaded on demand by createEngine("dagger").
+// The Dagger adapter is not re-exported: its SDK is loaded on demand by createEngine("dagger"). dagger-cli only
+// finds the CLI and checks versions, without loading the SDK.
+export * from "./engines/dagger-cli.js";
 export * from "./engines/docker.js";
 export * from "./engines/engine.js";
 export * from "./engines/select.js";

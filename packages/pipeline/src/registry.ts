@@ -68,6 +68,20 @@ export class ImageRegistry {
     return manifest.parsed.blobs.reduce((sum, blob) => sum + blob.size, 0);
   }
 
+  /** The `created` time in an image's config (single-platform manifests; undefined for an index or none set). */
+  async imageCreated(repo: RepositoryRef, reference: string): Promise<string | undefined> {
+    const manifest = await this.getManifest(repo, reference);
+    if (manifest.parsed.isIndex) return undefined;
+    const configDescriptor = (
+      JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest: string; size: number } }
+    ).config;
+    if (!configDescriptor) return undefined;
+    const config = JSON.parse((await this.client.getBlob(at(repo, reference), configDescriptor)).toString("utf8")) as {
+      created?: string;
+    };
+    return config.created;
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

@@ -1,10 +1,17 @@
-// Build benchmark: in one run, per round, (1) a cold build of every image (fresh registry, engine layer cache
-// ignored), (2) a no-change rebuild (target: under 5 s for all images end to end: nothing is rebuilt, the input
-// digests are found by HEAD), (3) a source-only change to one image (target: under 20% of its cold build).
-// Prints medians over the rounds and the ratios; writes the numbers as JSON.
+// Build benchmark: in one run, per round and per engine (Docker and Dagger side by side, rounds interleaved so both
+// see the same machine noise), (1) a cold build of every image (fresh registry, engine layer cache emptied),
+// (2) an engine rebuild of the unchanged inputs (the engine's layer cache: every step a cache hit), (3) a no-change
+// run of the pipeline (target: under 5 s for all images end to end: nothing is rebuilt, the input digests are found
+// by HEAD, no engine is contacted), (4) a source-only change to one image (target: under 20% of its cold build).
+// Prints medians over the rounds and the ratios (each engine against its own cold build, Dagger against Docker);
+// writes the numbers as JSON.
+//
+// Cold means: Docker `build --no-cache` (the base image stays pulled); Dagger `engine.localCache.prune` before the
+// build (layers, cache mounts and the pulled base are all dropped, so the base is pulled again from the loopback
+// registry). Dagger's `noCache` on a host directory alone only re-reads the files and would measure a warm build.
 //
 //   npx tsx tools/bench/build/bench.ts [--fixtures] [--images airflow,reconstruction] [--probe-image NAME]
-//                                      [--rounds 3] [--report reports/bench-build.json]
+//                                      [--engines docker,dagger] [--rounds 3] [--report reports/bench-build.json]
 //
 // Hermetic: every round gets a throwaway registry (Debian's docker-registry on loopback) holding the lab's
 // base under its origin path, and a temporary git copy of exactly the files the images' contexts send, so neither
@@ -18,10 +25,13 @@ import {
   buildSecretsFrom,
   createEngine,
   DEFAULT_DOCKER_CLIENT,
+  type EngineName,
   FIRST_PARTY_IMAGES,
   type ImageDefinition,
   ImageRegistry,
   listContextFiles,
+  parseEngineChoice,
+  prepareDaggerConnection,
   readGitInfo,
   renderTable,
   runBuildPipeline,
@@ -57,6 +67,7 @@ const program = new Command("bench-build")
   .option("--fixtures", "benchmark the small fixture images instead of the first-party ones")
   .option("--images <names>", "comma-separated image names")
   .option("--probe-image <name>", "the image whose source is changed (default: reconstruction, else the first)")
+  .option("--engines <names>", "engines to compare (docker, dagger); default both when a Dagger engine is reachable")
   .option("--rounds <n>", "rounds (medians are over these)", "3")
   .option("--check-reproducible", "in round 1, build every image cold a second time and compare digests")
   .option("--report <file>", "JSON output", "reports/bench-build.json")
@@ -65,6 +76,7 @@ const opts = program.opts<{
   fixtures?: boolean;
   images?: string;
   probeImage?: string;
+  engines?: string;
   rounds: string;
   report: string;
   checkReproducible?: boolean;
@@ -77,6 +89,18 @@ const images = selectImages(table, opts.images?.split(","));
 const probe = images.find((i) => i.name === (opts.probeImage ?? "reconstruction")) ?? images[0]!;
 if (!probe.sourceProbe) throw new Error(`image ${probe.name} has no sourceProbe in its table entry`);
 const rounds = Number(opts.rounds);
+const engines = chooseEngines(opts.engines);
+
+function chooseEngines(requested: string | undefined): EngineName[] {
+  if (requested) return requested.split(",").map((name) => parseEngineChoice(name, "--engines") as EngineName);
+  try {
+    prepareDaggerConnection();
+    return ["docker", "dagger"];
+  } catch (error) {
+    process.stdout.write(`Dagger column left out: ${(error as Error).message}\n`);
+    return ["docker"];
+  }
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -118,8 +142,11 @@ async function workspace(): Promise<string> {
 }
 
 interface Round {
+  engine: EngineName;
   cold: Record<string, number>;
   coldTotal: number;
+  /** The engine rebuilt the unchanged inputs with its layer cache warm (the input-digest skip bypassed). */
+  engineRebuildTotal: number;
   noChangeTotal: number;
   noChangeCacheHits: number;
   sourceChange: number;
@@ -127,7 +154,7 @@ interface Round {
   reproducible?: Record<string, boolean>;
 }
 
-async function round(n: number): Promise<Round> {
+async function round(n: number, engineName: EngineName): Promise<Round> {
   const registryServer = await startRegistry();
   const registry = new ImageRegistry();
   const root = await workspace();
@@ -141,8 +168,8 @@ async function round(n: number): Promise<Round> {
         registry: registryServer.address,
         lockFile,
         lintDirs: [],
-        engine: { name: "docker", reason: "benchmark" },
-        createEngine: () => createEngine("docker", { dockerClient: docker }),
+        engine: { name: engineName, reason: "benchmark" },
+        createEngine: () => createEngine(engineName, { dockerClient: docker }),
         registryClient: registry,
         git: await readGitInfo(log, root, {}),
         log,
@@ -151,10 +178,10 @@ async function round(n: number): Promise<Round> {
         buildSecrets: buildSecretsFrom(),
       });
       if (report.status !== "passed")
-        throw new Error(`round ${n}: build failed: ${JSON.stringify(report.failures, null, 2)}`);
+        throw new Error(`round ${n} (${engineName}): build failed: ${JSON.stringify(report.failures, null, 2)}`);
       return { report, seconds: (performance.now() - started) / 1000 };
     };
-    log.step(`round ${n}: cold build of ${images.map((i) => i.name).join(", ")}`);
+    log.step(`round ${n} (${engineName}): cold build of ${images.map((i) => i.name).join(", ")}`);
     const cold = await run(true);
     let reproducible: Record<string, boolean> | undefined;
     if (n === 1 && opts.checkReproducible) {
@@ -162,16 +189,20 @@ async function round(n: number): Promise<Round> {
       const again = await run(true, true);
       reproducible = Object.fromEntries(again.report.images.map((i) => [i.name, i.reproducible.sameDigest === true]));
     }
-    log.step(`round ${n}: no-change rebuild`);
+    log.step(`round ${n} (${engineName}): engine rebuild of the unchanged inputs (layer cache)`);
+    const engineRebuild = await run(false, true);
+    log.step(`round ${n} (${engineName}): no-change run (input-digest skip)`);
     const same = await run(false);
-    log.step(`round ${n}: source-only change to ${probe.name} (${probe.sourceProbe})`);
+    log.step(`round ${n} (${engineName}): source-only change to ${probe.name} (${probe.sourceProbe})`);
     await appendFile(join(root, probe.sourceProbe!), `\n# bench round ${n}\n`);
     git(root, "commit", "-q", "-am", `bench change ${n}`);
     const changed = await run(false);
     const changedImage = changed.report.images.find((i) => i.name === probe.name)!;
     return {
+      engine: engineName,
       cold: Object.fromEntries(cold.report.images.map((i) => [i.name, i.buildSeconds])),
       coldTotal: cold.seconds,
+      engineRebuildTotal: engineRebuild.seconds,
       noChangeTotal: same.seconds,
       noChangeCacheHits: same.report.images.filter((i) => i.cacheHit).length,
       sourceChange: changedImage.buildSeconds,
@@ -185,55 +216,84 @@ async function round(n: number): Promise<Round> {
 }
 
 const results: Round[] = [];
-for (let n = 1; n <= rounds; n++) results.push(await round(n));
+for (let n = 1; n <= rounds; n++) for (const engine of engines) results.push(await round(n, engine));
 
-const coldProbe = median(results.map((r) => r.cold[probe.name]!));
-const sourceChange = median(results.map((r) => r.sourceChange));
-const noChange = median(results.map((r) => r.noChangeTotal));
-const summary = {
-  rounds,
-  images: images.map((i) => i.name),
-  probe: probe.name,
-  medians: {
-    cold: Object.fromEntries(images.map((i) => [i.name, median(results.map((r) => r.cold[i.name]!))])),
-    coldTotal: median(results.map((r) => r.coldTotal)),
-    noChangeTotal: noChange,
-    sourceChange,
-  },
-  ratios: {
-    sourceChangeToCold: sourceChange / coldProbe,
-    noChangeToColdTotal: noChange / median(results.map((r) => r.coldTotal)),
-  },
-  targets: { noChangeUnder5s: noChange < 5, sourceChangeUnder20Percent: sourceChange / coldProbe < 0.2 },
-  allCacheHitsOnNoChange: results.every((r) => r.noChangeCacheHits === images.length),
-  raw: results,
-};
+function summarise(engine: EngineName) {
+  const mine = results.filter((r) => r.engine === engine);
+  const coldProbe = median(mine.map((r) => r.cold[probe.name]!));
+  const coldTotal = median(mine.map((r) => r.coldTotal));
+  const sourceChange = median(mine.map((r) => r.sourceChange));
+  const noChange = median(mine.map((r) => r.noChangeTotal));
+  const engineRebuild = median(mine.map((r) => r.engineRebuildTotal));
+  return {
+    medians: {
+      cold: Object.fromEntries(images.map((i) => [i.name, median(mine.map((r) => r.cold[i.name]!))])),
+      coldTotal,
+      engineRebuildTotal: engineRebuild,
+      noChangeTotal: noChange,
+      sourceChange,
+    },
+    ratios: {
+      engineRebuildToColdTotal: engineRebuild / coldTotal,
+      sourceChangeToCold: sourceChange / coldProbe,
+      noChangeToColdTotal: noChange / coldTotal,
+    },
+    targets: { noChangeUnder5s: noChange < 5, sourceChangeUnder20Percent: sourceChange / coldProbe < 0.2 },
+    allCacheHitsOnNoChange: mine.every((r) => r.noChangeCacheHits === images.length),
+  };
+}
+const byEngine = Object.fromEntries(engines.map((engine) => [engine, summarise(engine)])) as Record<
+  EngineName,
+  ReturnType<typeof summarise>
+>;
+const summary = { rounds, images: images.map((i) => i.name), probe: probe.name, engines, byEngine, raw: results };
+
 const fmt = (s: number) => `${s.toFixed(2)} s`;
-const rows = [
-  ...images.map((i) => [`cold build: ${i.name}`, fmt(summary.medians.cold[i.name]!), "", ""]),
-  ["cold build: all (end to end)", fmt(summary.medians.coldTotal), "", ""],
-  [
-    "no-change rebuild: all (end to end)",
-    fmt(noChange),
-    `${(summary.ratios.noChangeToColdTotal * 100).toFixed(1)}% of cold`,
-    `< 5 s: ${summary.targets.noChangeUnder5s ? "met" : "MISSED"}`,
-  ],
-  [
-    `source-only change: ${probe.name}`,
-    fmt(sourceChange),
-    `${(summary.ratios.sourceChangeToCold * 100).toFixed(1)}% of cold`,
-    `< 20%: ${summary.targets.sourceChangeUnder20Percent ? "met" : "MISSED"}`,
-  ],
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+type Scenario = {
+  label: string;
+  value: (e: ReturnType<typeof summarise>) => number;
+  own?: (e: ReturnType<typeof summarise>) => string;
+};
+const scenarios: Scenario[] = [
+  ...images.map((i) => ({
+    label: `cold build: ${i.name}`,
+    value: (e: ReturnType<typeof summarise>) => e.medians.cold[i.name]!,
+  })),
+  { label: "cold build: all (end to end)", value: (e) => e.medians.coldTotal },
+  {
+    label: "engine rebuild, no change: all (layer cache)",
+    value: (e) => e.medians.engineRebuildTotal,
+    own: (e) => `${pct(e.ratios.engineRebuildToColdTotal)} of cold`,
+  },
+  {
+    label: "no-change run: all (input-digest skip)",
+    value: (e) => e.medians.noChangeTotal,
+    own: (e) => `${pct(e.ratios.noChangeToColdTotal)} of cold; < 5 s: ${e.targets.noChangeUnder5s ? "met" : "MISSED"}`,
+  },
+  {
+    label: `source-only change: ${probe.name}`,
+    value: (e) => e.medians.sourceChange,
+    own: (e) =>
+      `${pct(e.ratios.sourceChangeToCold)} of cold; < 20%: ${e.targets.sourceChangeUnder20Percent ? "met" : "MISSED"}`,
+  },
 ];
+const header = ["scenario", ...engines.flatMap((e) => [e, `${e}: own ratio`])];
+if (engines.includes("dagger") && engines.includes("docker")) header.push("dagger / docker");
+const rows = scenarios.map((s) => {
+  const row = [s.label, ...engines.flatMap((e) => [fmt(s.value(byEngine[e])), s.own?.(byEngine[e]) ?? ""])];
+  if (header.at(-1) === "dagger / docker")
+    row.push(`${(s.value(byEngine.dagger) / s.value(byEngine.docker)).toFixed(2)}x`);
+  return row;
+});
 process.stdout.write(
-  `\nbuild benchmark (${opts.fixtures ? "fixtures" : "first-party images"}, median of ${rounds} round(s), docker engine)\n`,
+  `\nbuild benchmark (${opts.fixtures ? "fixtures" : "first-party images"}, median of ${rounds} round(s), engines: ${engines.join(", ")})\n`,
 );
-process.stdout.write(`${renderTable({ header: ["scenario", "median", "ratio", "target"], rows })}\n`);
-const reproducible = results[0]?.reproducible;
-if (reproducible) {
-  for (const [name, same] of Object.entries(reproducible)) {
+process.stdout.write(`${renderTable({ header, rows })}\n`);
+for (const r of results.filter((x) => x.reproducible)) {
+  for (const [name, same] of Object.entries(r.reproducible!)) {
     process.stdout.write(
-      `reproducible (two cold builds, same inputs): ${name}: ${same ? "same digest" : "different digests"}\n`,
+      `reproducible (${r.engine}, two cold builds, same inputs): ${name}: ${same ? "same digest" : "different digests"}\n`,
     );
   }
 }

@@ -43,6 +43,14 @@ export const BuiltImage = z.object({
     sameDigest: z.boolean().optional(),
     previousDigest: digest.optional(),
   }),
+  /**
+   * The image config's `created` against the SOURCE_DATE_EPOCH the build was given (the inputs' last commit time):
+   * honoured when they are equal, which makes `created` reproducible. Read back from the pushed image, so it says what
+   * the engine did, not what it was asked; absent for cache hits and in older reports.
+   */
+  timestamp: z
+    .object({ sourceDateEpoch: z.number().int().optional(), created: z.string().optional(), honoured: z.boolean() })
+    .optional(),
   /** Why sha-/branch tags were not written (uncommitted changes in the image's inputs, no git). */
   tagsWithheld: z.string().optional(),
   /** SBOM and provenance referrers; absent in reports written before attestations existed. */

@@ -264,6 +264,7 @@ async function buildOne(
   const previous = await registry.head(repo, inTag);
   let digest: string;
   let builtBy: "docker" | "dagger" | null = null;
+  let timestamp: BuiltImage["timestamp"];
   if (previous && !options.rebuild) {
     log.info(`cache hit: ${repository}:${inTag} is ${previous}; nothing to build`);
     digest = previous;
@@ -273,6 +274,7 @@ async function buildOne(
     progress.step = "stage context";
     const staged = await stageContext(spec, files);
     progress.step = "build";
+    const sourceDateEpoch = await options.git.commitTime(gitPaths);
     try {
       const published = await engine.buildAndPublish(
         {
@@ -282,7 +284,7 @@ async function buildOne(
           buildArgs,
           target: image.target,
           publishTo: `${repository}:${inTag}`,
-          sourceDateEpoch: await options.git.commitTime(gitPaths),
+          sourceDateEpoch,
           noCache: options.noEngineCache,
           secrets: options.buildSecrets,
         },
@@ -302,6 +304,7 @@ async function buildOne(
       }
       digest = pushed;
       builtBy = engine.name;
+      timestamp = await readTimestamp(registry, repo, digest, sourceDateEpoch, log);
     } finally {
       await staged.remove();
     }
@@ -371,7 +374,30 @@ async function buildOne(
     engine: builtBy,
     base: { name: image.base, reference: baseRef },
     reproducible,
+    ...(timestamp ? { timestamp } : {}),
     ...(tagsWithheld ? { tagsWithheld } : {}),
     attestations,
+  };
+}
+
+/** Whether the engine stamped `created` from SOURCE_DATE_EPOCH; said in the log when it did not. */
+async function readTimestamp(
+  registry: ImageRegistry,
+  repo: { registry: string; repository: string },
+  digest: string,
+  sourceDateEpoch: number | undefined,
+  log: Logger,
+): Promise<NonNullable<BuiltImage["timestamp"]>> {
+  const created = await registry.imageCreated(repo, digest);
+  const honoured =
+    sourceDateEpoch !== undefined && created !== undefined && Date.parse(created) === sourceDateEpoch * 1000;
+  if (sourceDateEpoch !== undefined && !honoured)
+    log.info(
+      `image created ${created ?? "(unset)"}, not SOURCE_DATE_EPOCH ${new Date(sourceDateEpoch * 1000).toISOString()}: this engine stamps the build time, so rebuilds of the same inputs differ in digest`,
+    );
+  return {
+    ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
+    ...(created ? { created } : {}),
+    honoured,
   };
 }

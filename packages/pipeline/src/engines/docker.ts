@@ -58,13 +58,22 @@ export class DockerEngine implements Engine {
       }
       await this.#build(request, base, log);
       log.step(`push ${request.publishTo}`);
+      let pushed: string;
       try {
-        await exec(log, this.#client, [...base, "push", request.publishTo]);
+        pushed = (await exec(log, this.#client, [...base, "push", request.publishTo])).stdout;
       } catch (error) {
         throw asEngineError(error, "push", `docker push ${request.publishTo} failed`);
       }
-      // The pushed digest is read from the registry by the pipeline; the engine only reports where it pushed.
-      return { reference: request.publishTo, digest: "" };
+      // The digest the registry answered the manifest PUT with; the pipeline still checks the registry serves it.
+      const digest = pushedDigest(pushed);
+      if (!digest)
+        throw new EngineError(
+          `docker push ${request.publishTo} printed no digest`,
+          "docker",
+          "push",
+          pushed.split("\n").slice(-10),
+        );
+      return { reference: `${request.publishTo.replace(/:[^/:]+$/, "")}@${digest}`, digest };
     } finally {
       // The local tag was only a handle for the push; the layers stay in the engine's build cache.
       await exec(log, this.#client, ["image", "rm", "--no-prune", request.publishTo], { allowFailure: true });
@@ -119,6 +128,11 @@ export class DockerEngine implements Engine {
       clearInterval(heartbeat);
     }
   }
+}
+
+/** `docker push` ends with "<tag>: digest: sha256:… size: N". */
+export function pushedDigest(output: string): string | undefined {
+  return /: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(output)?.[1];
 }
 
 function asEngineError(error: unknown, step: string, message: string): EngineError {

@@ -11,6 +11,7 @@ import { ImageRegistry, splitRepository } from "../../src/registry.js";
 import { seedBaseAndLock } from "../../src/testing/lab-fixture.js";
 import { listTags, type RegistryServer, startRegistry } from "../../src/testing/registry-server.js";
 import { captureLogger } from "./env.js";
+import { readImageContents } from "./image-contents.js";
 
 export function engineContract(makeEngine: () => Engine): void {
   let registry: RegistryServer;
@@ -47,10 +48,15 @@ export function engineContract(makeEngine: () => Engine): void {
       },
       log,
     );
-    const served = await client.head(splitRepository(`${registry.address}/e2e3d/contract`), "in-test");
+    const repo = splitRepository(`${registry.address}/e2e3d/contract`);
+    const served = await client.head(repo, "in-test");
     expect(served, text()).toMatch(/^sha256:[a-f0-9]{64}$/);
-    if (published.digest) expect(published.digest).toBe(served);
-    expect(published.reference.startsWith(`${registry.address}/e2e3d/contract`)).toBe(true);
+    expect(published.digest).toBe(served);
+    expect(published.reference).toBe(`${registry.address}/e2e3d/contract@${served}`);
+    // The build argument is observable in the image, not only in the engine's cache.
+    const image = await readImageContents(client.client, { ...repo, digest: served! }, ["opt/app/greeting"]);
+    expect(image.files.get("opt/app/greeting")?.text).toBe("contract\n");
+    expect(image.config.User).toBe("app");
   });
 
   it("throws an EngineError with the log tail on a failing build and publishes nothing", async () => {
