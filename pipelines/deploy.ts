@@ -10,7 +10,7 @@
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { createLogger, prepareLabDelivery } from "@e2e3d/pipeline";
+import { type BuildReport, createLogger, prepareLabDelivery } from "@e2e3d/pipeline";
 import {
   buildModel,
   deploy,
@@ -87,6 +87,7 @@ const program = new Command("deploy")
     };
     // The model is pure: building it first refuses a bad --only or port plan before the lab or a build does any work.
     buildModel({ profile, ports, ...(opts.only ? { only: opts.only } : {}) });
+    let built: { engine: BuildReport["engine"]; built: string[]; cacheHits: string[] } | undefined;
     if (profile === "lab" && !opts.skipPrepare) {
       const prepared = await prepareLabDelivery({
         root: process.cwd(),
@@ -96,6 +97,12 @@ const program = new Command("deploy")
       });
       lockFile = prepared.lockFile;
       privateRegistry = prepared.privateRegistry;
+      const images = prepared.buildReport.images;
+      built = {
+        engine: prepared.buildReport.engine,
+        built: images.filter((i) => !i.cacheHit).map((i) => i.name),
+        cacheHits: images.filter((i) => i.cacheHit).map((i) => i.name),
+      };
     }
     const started = Date.now();
     const summary = await deploy({
@@ -110,7 +117,12 @@ const program = new Command("deploy")
       ...(opts.only ? { only: opts.only } : {}),
     });
     process.stderr.write(renderDeploySummary(summary, (Date.now() - started) / 1000));
-    if (wantsJson(opts)) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (built)
+      process.stderr.write(
+        `  engine   ${built.engine.description ?? built.engine.name} (${built.engine.reason}): built ${built.built.join(", ") || "nothing"}; unchanged ${built.cacheHits.join(", ") || "none"}\n`,
+      );
+    if (wantsJson(opts))
+      process.stdout.write(`${JSON.stringify(built ? { ...summary, build: built } : summary, null, 2)}\n`);
   });
 
 /** JSON for machines (a pipe, a file, --json); a person at a terminal gets the short summary only. */
