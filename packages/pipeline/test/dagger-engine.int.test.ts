@@ -1,31 +1,203 @@
-// The Dagger adapter's contract test. It runs only where a Dagger engine answers: inside `dagger run` (a session is
-// present) or with a dagger CLI on PATH whose engine responds. Elsewhere it is skipped, and the reason is printed.
-// Note: the throwaway registry listens on the host's loopback; a Dagger engine in a container reaches it only with
-// host networking, so where it cannot, this suite fails loudly rather than passing vacuously.
+// The Dagger adapter against a real Dagger engine: the lab's (tools/lab builds CLI and engine v0.21.8 from the Go
+// module proxy and runs the engine with host networking, so it reaches this test's throwaway registry on loopback),
+// or the session of `dagger run`. The engine is probed for real before anything runs; where none answers the
+// suites are skipped with the probe's answer printed (and CI's skip check refuses that skip when the lab has an engine).
 import { execFileSync } from "node:child_process";
-import { describe } from "vitest";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { clientFromEnv } from "@e2e3d/oci";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DaggerEngine } from "../src/engines/dagger.js";
-import { onPath } from "../src/engines/select.js";
+import { daggerSdkVersion } from "../src/engines/dagger-cli.js";
+import { DockerEngine } from "../src/engines/docker.js";
+import type { BuildRequest, Engine } from "../src/engines/engine.js";
+import { EngineError } from "../src/errors.js";
+import { ImageRegistry, splitRepository } from "../src/registry.js";
+import { seedBaseAndLock } from "../src/testing/lab-fixture.js";
+import { listTags, type RegistryServer, startRegistry } from "../src/testing/registry-server.js";
 import { engineContract } from "./support/engine-contract.js";
-import { integrationSkipReason } from "./support/env.js";
+import { captureLogger, DOCKER, integrationSkipReason } from "./support/env.js";
+import { type ImageContents, readImageContents } from "./support/image-contents.js";
 
-function daggerSkipReason(): string | undefined {
-  if (process.env["DAGGER_SESSION_PORT"]) return integrationSkipReason();
-  const cli = onPath("dagger");
-  if (!cli) {
-    return "no Dagger engine answers here: no session (DAGGER_SESSION_PORT unset; run under `dagger run`) and no dagger CLI on PATH (Dagger downloads are unreachable from this machine)";
-  }
+async function daggerSkipReason(): Promise<string | undefined> {
+  const other = integrationSkipReason();
+  if (other) return other;
   try {
-    execFileSync(cli, ["core", "version"], { stdio: "pipe", timeout: 120_000 });
+    await new DaggerEngine().describe(captureLogger().log);
+    return undefined;
   } catch (error) {
-    return `the dagger CLI at ${cli} found no engine that answers: ${(error as Error).message.split("\n")[0]}`;
+    return `no Dagger engine answers: ${(error as Error).message.split("\n")[0]}`;
   }
-  return integrationSkipReason();
 }
 
-const skipReason = daggerSkipReason();
-if (skipReason) console.log(`Dagger engine contract skipped: ${skipReason}`);
+const skipReason = await daggerSkipReason();
+if (skipReason) console.log(`Dagger engine suites skipped: ${skipReason}`);
 
 describe.skipIf(skipReason)("engine contract: Dagger", () => {
   engineContract(() => new DaggerEngine());
+});
+
+describe.skipIf(skipReason)("Dagger engine against the lab", () => {
+  let registry: RegistryServer;
+  let client: ImageRegistry;
+  let contexts: string;
+  let base: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    client = new ImageRegistry();
+    const { baseDigest } = await seedBaseAndLock(registry.address);
+    base = `${registry.address}/docker.io/library/debian@${baseDigest}`;
+    contexts = await mkdtemp(join(tmpdir(), "e2e3d-dagger-"));
+    await cp(join(import.meta.dirname, "fixtures", "images"), contexts, { recursive: true });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await registry?.stop();
+    if (contexts) await rm(contexts, { recursive: true, force: true });
+  });
+
+  const request = (name: string, dir: string, extra: Partial<BuildRequest> = {}): BuildRequest => ({
+    name,
+    contextDir: join(contexts, dir),
+    dockerfile: "Dockerfile",
+    buildArgs: { BASE_IMAGE: base, GREETING: "same" },
+    publishTo: `${registry.address}/e2e3d/${name}:in-test`,
+    sourceDateEpoch: 1_700_000_000,
+    ...extra,
+  });
+  const contentsOf = async (engine: Engine, name: string) => {
+    const published = await engine.buildAndPublish(request(name, "app"), captureLogger().log);
+    return readImageContents(
+      client.client,
+      { ...splitRepository(`${registry.address}/e2e3d/${name}`), digest: published.digest },
+      ["opt/app/greeting"],
+    );
+  };
+
+  it("the CLI, the SDK and the engine are one version", async () => {
+    const description = await new DaggerEngine().describe(captureLogger().log);
+    expect(description).toContain(`engine v${daggerSdkVersion()}`);
+    const cli = process.env["_EXPERIMENTAL_DAGGER_CLI_BIN"];
+    if (cli) expect(execFileSync(cli, ["version"], { encoding: "utf8" })).toContain(`v${daggerSdkVersion()}`);
+  });
+
+  it("builds the same image as the Docker engine: files, owners, modes, user, command, labels, environment", async () => {
+    const docker = await contentsOf(new DockerEngine({ client: DOCKER }), "equal-docker");
+    const dagger = await contentsOf(new DaggerEngine(), "equal-dagger");
+    expect(dagger.config.User).toBe(docker.config.User);
+    expect(dagger.config.Cmd).toEqual(docker.config.Cmd);
+    expect(dagger.config.Entrypoint ?? null).toEqual(docker.config.Entrypoint ?? null);
+    expect(dagger.config.WorkingDir ?? "").toBe(docker.config.WorkingDir ?? "");
+    expect([...(dagger.config.Env ?? [])].sort()).toEqual([...(docker.config.Env ?? [])].sort());
+    expect(dagger.config.Labels ?? {}).toEqual(docker.config.Labels ?? {});
+    // Regular files and links, with owner, mode and content. Directories are left out: each engine writes the
+    // parent directories of what a layer changes differently (same tree, different tar entries).
+    const entries = (image: ImageContents) =>
+      Object.fromEntries([...image.files].filter(([, file]) => file.type !== "directory"));
+    expect(entries(dagger)).toEqual(entries(docker));
+    expect(dagger.files.get("opt/app/greeting")?.text).toBe("same\n");
+  });
+
+  it("with registry credentials, pulls a private base and pushes to a registry that requires them", async () => {
+    const user = { username: "ci", password: "dagger-pa55-not-in-any-log" };
+    const dir = await mkdtemp(join(tmpdir(), "e2e3d-dagger-auth-"));
+    // bcrypt from libxcrypt through Debian's Python (no htpasswd binary on these machines); the registry checks it.
+    const hash = execFileSync("/usr/bin/python3", [
+      "-W",
+      "ignore",
+      "-c",
+      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+      user.password,
+    ])
+      .toString()
+      .trim();
+    await writeFile(join(dir, "htpasswd"), `${user.username}:${hash}\n`);
+    const authed = await startRegistry({
+      extraConfig: ["auth:", "  htpasswd:", "    realm: e2e3d-test", `    path: ${join(dir, "htpasswd")}`].join("\n"),
+    });
+    try {
+      const env = { ...process.env, E2E3D_REGISTRY_CREDENTIALS: JSON.stringify({ [authed.address]: user }) };
+      const { baseDigest } = await seedBaseAndLock(authed.address, env);
+      const privateBase = `${authed.address}/docker.io/library/debian@${baseDigest}`;
+      const build = (engine: DaggerEngine, log = captureLogger().log) =>
+        engine.buildAndPublish(
+          request("authed", "app", {
+            buildArgs: { BASE_IMAGE: privateBase, GREETING: "authed" },
+            publishTo: `${authed.address}/e2e3d/authed:in-test`,
+          }),
+          log,
+        );
+      // Without credentials the engine cannot even read the base: the registry really requires them.
+      expect(await build(new DaggerEngine()).catch((e: unknown) => e)).toBeInstanceOf(EngineError);
+      const { log, text } = captureLogger();
+      const published = await build(new DaggerEngine(user), log);
+      const authedClient = new ImageRegistry(clientFromEnv(env));
+      try {
+        expect(await authedClient.head(splitRepository(`${authed.address}/e2e3d/authed`), "in-test")).toBe(
+          published.digest,
+        );
+      } finally {
+        await authedClient.close();
+      }
+      expect(text()).not.toContain(user.password);
+    } finally {
+      await authed.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a build secret larger than setSecret's limit is refused before the engine runs, and nothing is pushed", async () => {
+    const big = join(contexts, "big-bundle.pem");
+    await writeFile(big, "x".repeat(219_597));
+    const error = await new DaggerEngine()
+      .buildAndPublish(request("secret-big", "secret", { secrets: { ca_bundle: big } }), captureLogger().log)
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toContain("219597 bytes");
+    expect(await listTags(registry.address, "e2e3d/secret-big")).toEqual([]);
+  });
+
+  it("a build secret within the limit reaches the RUN step whole", async () => {
+    const bundle = join(contexts, "bundle.pem");
+    const text = "y".repeat(120_000);
+    await writeFile(bundle, text);
+    const published = await new DaggerEngine().buildAndPublish(
+      request("secret-ok", "secret", { secrets: { ca_bundle: bundle } }),
+      captureLogger().log,
+    );
+    const image = await readImageContents(
+      client.client,
+      { ...splitRepository(`${registry.address}/e2e3d/secret-ok`), digest: published.digest },
+      ["opt/secret/bytes"],
+    );
+    expect(image.files.get("opt/secret/bytes")?.text?.trim()).toBe("120000");
+    expect([...image.files.keys()].some((path) => path.startsWith("run/secrets/"))).toBe(false);
+  });
+
+  it("a registry the engine cannot reach fails with the registry named and the fix, and no tag anywhere", async () => {
+    const error = await new DaggerEngine()
+      .buildAndPublish(
+        request("unreachable", "app", { publishTo: "127.0.0.1:9/e2e3d/unreachable:in-test" }),
+        captureLogger().log,
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect((error as EngineError).message).toContain("127.0.0.1:9");
+    expect((error as EngineError).hint).toContain("must reach 127.0.0.1:9");
+  });
+
+  it("an engine that does not answer is a clear error naming the fix", async () => {
+    const saved = process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"];
+    process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"] = "tcp://127.0.0.1:9";
+    try {
+      const error = await new DaggerEngine().describe(captureLogger().log).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineError);
+      expect((error as EngineError).message).toContain("no Dagger engine answers");
+      expect((error as EngineError).hint).toContain("tools/lab/src/cli.ts up");
+    } finally {
+      if (saved === undefined) delete process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"];
+      else process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"] = saved;
+    }
+  });
 });

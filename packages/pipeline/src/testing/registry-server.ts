@@ -46,15 +46,17 @@ const IDENTITY_HEADER = "X-E2e3d-Test-Registry";
  * another port. The readiness probe checks a header only this registry sends, so a server that got the port
  * instead of ours is never mistaken for it.
  */
-export async function startRegistry(): Promise<RegistryServer> {
+export async function startRegistry(options: { extraConfig?: string } = {}): Promise<RegistryServer> {
   for (let attempt = 1; ; attempt++) {
-    const started = await startRegistryOnce();
+    const started = await startRegistryOnce(options.extraConfig);
     if ("address" in started) return started;
     if (!started.portTaken || attempt >= 5) throw new Error(started.error);
   }
 }
 
-async function startRegistryOnce(): Promise<RegistryServer | { portTaken: boolean; error: string }> {
+async function startRegistryOnce(
+  extraConfig?: string,
+): Promise<RegistryServer | { portTaken: boolean; error: string }> {
   const dir = await mkdtemp(join(tmpdir(), "e2e3d-registry-"));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -67,6 +69,7 @@ async function startRegistryOnce(): Promise<RegistryServer | { portTaken: boolea
       "log: { level: warn }",
       `storage: { filesystem: { rootdirectory: ${join(dir, "data")} }, delete: { enabled: true } }`,
       `http: { addr: "${address}", headers: { ${IDENTITY_HEADER}: ["${identity}"] } }`,
+      ...(extraConfig ? [extraConfig] : []),
       "",
     ].join("\n"),
   );
@@ -90,7 +93,8 @@ async function startRegistryOnce(): Promise<RegistryServer | { portTaken: boolea
     try {
       const res = await request(`http://${address}/v2/`);
       await res.body.dump();
-      if (res.statusCode === 200 && res.headers[IDENTITY_HEADER.toLowerCase()] === identity) return { address, stop };
+      if ((res.statusCode === 200 || res.statusCode === 401) && res.headers[IDENTITY_HEADER.toLowerCase()] === identity)
+        return { address, stop };
     } catch {
       // not listening yet
     }
