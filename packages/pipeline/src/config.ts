@@ -1,7 +1,7 @@
 // Typed configuration for the pipelines: command-line overrides, then environment, then the lab's lab.json when the
 // lab is up, then defaults. Registry credentials are not configuration here: they come from the same place
 // @e2e3d/oci reads them (E2E3D_REGISTRY_CREDENTIALS or the Docker config), see credentialsFor(). Read once at the boundary; everything downstream gets plain typed values.
-import { existsSync, readFileSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
@@ -116,6 +116,26 @@ export function buildSecretsFrom(env: NodeJS.ProcessEnv = process.env): Record<s
   const candidates = [...CA_BUNDLE_SOURCES.map((name) => env[name]), SYSTEM_CA_BUNDLE];
   const bundle = candidates.find((file): file is string => Boolean(file) && existsSync(file!));
   return bundle ? { ca_bundle: bundle } : {};
+}
+
+/** Where Debian and Ubuntu keep the CAs a machine adds to the public set (update-ca-certificates reads them). */
+export const LOCAL_CA_DIR = "/usr/local/share/ca-certificates";
+
+/**
+ * The CA certificates this machine added beyond the public set (a TLS-inspecting proxy's CA), as one PEM text, or
+ * undefined when there are none. What a build behind such a proxy needs from `ca_bundle`, when the whole bundle
+ * cannot be passed (Dagger's setSecret limit).
+ */
+export function localCaCertificates(dir = LOCAL_CA_DIR): { text: string; files: string[] } | undefined {
+  if (!existsSync(dir)) return undefined;
+  const certificates = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".crt"))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort()
+    .map((file) => ({ file, pem: readFileSync(file, "utf8").trim() }))
+    .filter(({ pem }) => pem.includes("-----BEGIN CERTIFICATE-----"));
+  if (certificates.length === 0) return undefined;
+  return { text: `${certificates.map((c) => c.pem).join("\n")}\n`, files: certificates.map((c) => c.file) };
 }
 
 export function parseEngineChoice(value: string | undefined, source: string): EngineChoice {

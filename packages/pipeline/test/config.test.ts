@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { branchTag, commitTag } from "../src/build/tags.js";
-import { loadPipelineConfig } from "../src/config.js";
+import { loadPipelineConfig, localCaCertificates } from "../src/config.js";
 import { selectEngine } from "../src/engines/select.js";
 import { ConfigError } from "../src/errors.js";
 
@@ -102,5 +102,23 @@ describe("build secrets", () => {
       ca_bundle: bundle,
     });
     expect(buildSecretsFrom({ E2E3D_CA_BUNDLE: "" })).toEqual({});
+  });
+});
+
+describe("the CAs a machine added (what a build behind a TLS-inspecting proxy needs)", () => {
+  it("concatenates the PEM .crt files under the local CA directory, in name order, skipping non-PEM files", async () => {
+    const pem = (n: number) => `-----BEGIN CERTIFICATE-----\nMIIB${n}\n-----END CERTIFICATE-----\n`;
+    await mkdir(join(home, "corp"), { recursive: true });
+    await writeFile(join(home, "b-proxy.crt"), pem(2));
+    await writeFile(join(home, "corp", "a-root.crt"), pem(1));
+    await writeFile(join(home, "notes.txt"), pem(3));
+    await writeFile(join(home, "empty.crt"), "not a certificate");
+    const found = localCaCertificates(home);
+    expect(found?.files.map((f) => f.slice(home.length + 1))).toEqual(["b-proxy.crt", "corp/a-root.crt"]);
+    expect(found?.text).toBe(`${pem(2).trim()}\n${pem(1).trim()}\n`);
+  });
+
+  it("is undefined where the machine added none", () => {
+    expect(localCaCertificates(join(home, "missing"))).toBeUndefined();
   });
 });

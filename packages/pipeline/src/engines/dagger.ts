@@ -9,6 +9,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { connection, ExecError as DaggerExecError, dag } from "@dagger.io/dagger";
+import { localCaCertificates, SYSTEM_CA_BUNDLE } from "../config.js";
 import { ConfigError, EngineError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { RegistryCredentials } from "../registry.js";
@@ -142,7 +143,7 @@ export class DaggerEngine implements Engine {
     const buildArgs = Object.entries(request.buildArgs).map(([name, value]) => ({ name, value }));
     if (request.sourceDateEpoch !== undefined)
       buildArgs.push({ name: "SOURCE_DATE_EPOCH", value: String(request.sourceDateEpoch) });
-    const secrets = await readSecrets(request);
+    const secrets = await readSecrets(request, log);
     let published = "";
     log.step(`build ${request.name} with dagger`);
     try {
@@ -195,24 +196,37 @@ export class DaggerEngine implements Engine {
   }
 }
 
-/** Reads the build's secret files, refusing one above setSecret's limit with the fix instead of failing mid-build. */
-async function readSecrets(request: BuildRequest): Promise<[string, string][]> {
+/**
+ * Reads the build's secret files. A file above setSecret's limit is refused before any engine work, except the CA
+ * bundle: the whole system bundle (about 220 kB on Debian) is more than a build behind a TLS-inspecting proxy needs,
+ * which is the CA(s) this machine added (the image trusts the public ones itself), so those are passed instead.
+ */
+async function readSecrets(request: BuildRequest, log: Logger): Promise<[string, string][]> {
   const secrets: [string, string][] = [];
   for (const [id, file] of Object.entries(request.secrets ?? {})) {
     const size = (await stat(file)).size;
-    if (size > DAGGER_SECRET_LIMIT_BYTES) {
-      throw new ConfigError(
-        `build secret ${id} (${file}) is ${size} bytes; Dagger's setSecret takes at most ${DAGGER_SECRET_LIMIT_BYTES}`,
-        {
-          context: { secret: id, file, bytes: size },
-          hint:
-            id === "ca_bundle"
-              ? "name only the CA(s) the build needs (e.g. your proxy's CA file) with E2E3D_CA_BUNDLE=<file>, or turn it off with E2E3D_CA_BUNDLE="
-              : "pass a smaller file",
-        },
-      );
+    if (size <= DAGGER_SECRET_LIMIT_BYTES) {
+      secrets.push([id, await readFile(file, "utf8")]);
+      continue;
     }
-    secrets.push([id, await readFile(file, "utf8")]);
+    const local = id === "ca_bundle" && file === SYSTEM_CA_BUNDLE ? localCaCertificates() : undefined;
+    if (local && Buffer.byteLength(local.text) <= DAGGER_SECRET_LIMIT_BYTES) {
+      log.info(
+        `build secret ca_bundle: ${file} is ${size} bytes, over Dagger's setSecret limit; passing the ${local.files.length} CA file(s) this machine added (${local.files.join(", ")}) instead`,
+      );
+      secrets.push([id, local.text]);
+      continue;
+    }
+    throw new ConfigError(
+      `build secret ${id} (${file}) is ${size} bytes; Dagger's setSecret takes at most ${DAGGER_SECRET_LIMIT_BYTES}`,
+      {
+        context: { secret: id, file, bytes: size },
+        hint:
+          id === "ca_bundle"
+            ? "name only the CA(s) the build needs (e.g. your proxy's CA file) with E2E3D_CA_BUNDLE=<file>, or turn it off with E2E3D_CA_BUNDLE="
+            : "pass a smaller file",
+      },
+    );
   }
   return secrets;
 }
