@@ -59,6 +59,7 @@ describe("build pipeline gate", () => {
         "images/app/Dockerfile",
         "images/broken/Dockerfile",
         "images/seed/Dockerfile",
+        "images/secret/Dockerfile",
         "images/service/Dockerfile",
       ]);
       expect(report.lint.findings.map((f) => `${f.file}:${f.line}:${f.rule}`)).toEqual([
