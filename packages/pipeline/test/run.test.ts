@@ -58,8 +58,8 @@ describe("build pipeline gate", () => {
       expect(report.lint.files).toEqual([
         "images/app/Dockerfile",
         "images/broken/Dockerfile",
-        "images/seed/Dockerfile",
         "images/secret/Dockerfile",
+        "images/seed/Dockerfile",
         "images/service/Dockerfile",
       ]);
       expect(report.lint.findings.map((f) => `${f.file}:${f.line}:${f.rule}`)).toEqual([
