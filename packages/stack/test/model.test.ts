@@ -108,8 +108,29 @@ describe.each(PROFILES)("profile %s: the compose file", (profile) => {
     expect(exporter.labels["io.e2e3d.config-hash"]).toMatch(/^sha256:[a-f0-9]{64}$/);
   });
 
-  it("sets resource limits on every service", () => {
-    for (const s of Object.values(doc.services)) expect(s.deploy.resources.limits).toBeTruthy();
+  it("sets the sized resource limits on every service", () => {
+    // The sizing, written out: a changed or dropped limit must show up here, not pass as "some limits exist".
+    const LIMITS: Record<string, { cpus: string; memory: string }> = {
+      objectstore: { cpus: "1", memory: "1024M" },
+      postgres: { cpus: "1", memory: "1024M" },
+      redis: { cpus: "0.5", memory: "512M" },
+      "airflow-init": { cpus: "1", memory: "1024M" },
+      "airflow-api-server": { cpus: "1", memory: "1536M" },
+      "airflow-scheduler": { cpus: "1", memory: "1536M" },
+      "airflow-dag-processor": { cpus: "1", memory: "1536M" },
+      "airflow-triggerer": { cpus: "0.5", memory: "1024M" },
+      "airflow-worker": { cpus: "1", memory: "2048M" },
+      reconstruction: { cpus: "2", memory: "4096M" },
+      "statsd-exporter": { cpus: "0.25", memory: "128M" },
+      prometheus: { cpus: "1", memory: "1024M" },
+      grafana: { cpus: "0.5", memory: "512M" },
+      gateway: { cpus: "0.5", memory: "256M" },
+    };
+    const expected = Object.fromEntries(Object.keys(doc.services).map((name) => [name, LIMITS[name]]));
+    expect(Object.fromEntries(Object.entries(doc.services).map(([n, s]) => [n, s.deploy.resources.limits]))).toEqual(
+      expected,
+    );
+    for (const name of Object.keys(doc.services)) expect(LIMITS[name], `no sized limits for ${name}`).toBeDefined();
   });
 
   it("scrapes every metrics endpoint the model declares", () => {

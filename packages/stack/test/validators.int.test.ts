@@ -5,10 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { composeValidate, detectCompose } from "../src/deploy/compose-cli.js";
 import { pullImage, runValidator } from "../src/deploy/docker.js";
 import { writeFiles } from "../src/deploy/state.js";
 import { SECRET_NAMES, secretVariable } from "../src/index.js";
+import { ALERT_RULES_FILE } from "../src/render/prometheus.js";
 import { rendered } from "./fixtures.js";
 import { labImage } from "./lab.js";
 
@@ -48,7 +50,15 @@ describe.each(["production", "lab", "gpu"] as const)("profile %s", (profile) => 
       ["check", "config", "/etc/prometheus/prometheus.yml"],
       [{ source: join(dir, "prometheus"), target: "/etc/prometheus" }],
     );
-    expect(result.output).toMatch(/SUCCESS: 2 rules found|SUCCESS/);
+    const rules = (
+      parse(readFileSync(join(dir, "prometheus", ALERT_RULES_FILE), "utf8")) as {
+        groups: Array<{ rules: unknown[] }>;
+      }
+    ).groups.flatMap((g) => g.rules).length;
+    expect(rules).toBeGreaterThan(0);
+    expect(result.output).toMatch(/SUCCESS: 1 rule files found/);
+    expect(result.output).toMatch(/SUCCESS: \/etc\/prometheus\/prometheus\.yml is valid prometheus config file syntax/);
+    expect(result.output).toMatch(new RegExp(`SUCCESS: ${rules} rules found`));
     expect(result.ok).toBe(true);
   });
 
