@@ -17,13 +17,14 @@ from e2e3d_lib.api import IDEMPOTENCY_HEADER, ReconstructionApi
 from e2e3d_lib.errors import ApiRejectedError, JobFailedError, PermanentError, TransientApiError
 from e2e3d_lib.operators import WaitForReconstructionJobOperator, job_from_event
 from e2e3d_lib.triggers import ReconstructionJobTrigger
+from tests.reconstruction_api_standin import job_error
 
 INPUT, OUTPUT = "s3://in/scans/chair/", "s3://out/chair/"
 
 
 def submit(api, key: str = "manual__2026-01-01T00:00:00+00:00", options: dict | None = None) -> dict:
     with ReconstructionApi(api.url) as client:
-        return client.submit(INPUT, OUTPUT, options or {"quality": "low"}, idempotency_key=key)
+        return client.submit(INPUT, OUTPUT, options or {"max_image_size": 256}, idempotency_key=key)
 
 
 def run_trigger(trigger: ReconstructionJobTrigger) -> list[dict]:
@@ -41,7 +42,7 @@ def test_submit_sends_body_and_idempotency_key(api):
     assert json.loads(request["raw"]) == {
         "input": INPUT,
         "output": OUTPUT,
-        "options": {"quality": "low"},
+        "options": {"max_image_size": 256},
         "idempotency_key": "run-1",
     }
 
@@ -78,17 +79,17 @@ def test_trigger_follows_the_job_to_success(api):
     events = run_trigger(ReconstructionJobTrigger(api.url, job["id"], poll_interval=0.01))
     assert len(events) == 1 and events[0]["status"] == "done"
     assert events[0]["job"]["state"] == "succeeded"
-    assert job_from_event(events[0], job["id"])["timings"] == {"sparse": 1.5, "mesh": 2.0}
+    assert job_from_event(events[0], job["id"])["stage_seconds"] == {"sfm": 1.5, "dense": 2.0}
     polls = [r for r in api.state.requests if r["method"] == "GET"]
     assert len(polls) == 4  # queued, running, running, succeeded
 
 
 def test_a_failed_job_fails_the_task_for_good(api):
-    failed = {"state": "failed", "stage": "sparse", "error": "only 2 images registered"}
+    failed = {"state": "failed", "stage": "sfm", "error": job_error("too_few_registered", "only 2 images registered")}
     api.state.script = [{"state": "running"}, failed]
     job = submit(api)
     events = run_trigger(ReconstructionJobTrigger(api.url, job["id"], poll_interval=0.01))
-    with pytest.raises(JobFailedError, match="ended failed at stage 'sparse': only 2 images registered"):
+    with pytest.raises(JobFailedError, match="ended failed at stage 'sfm': .*only 2 images registered"):
         job_from_event(events[0], job["id"])
 
 

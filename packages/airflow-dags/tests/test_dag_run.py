@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.conftest import PACKAGE_DIR
+from tests.reconstruction_api_standin import job_error
 from tests.test_objectstore_and_watch import put, write_outputs
 
 
@@ -52,7 +53,7 @@ def image_set(client, bucket: str) -> dict:
     return {
         "input": f"s3://{bucket}/scans/chair",
         "output": f"s3://{bucket}/out/chair",
-        "options": {"quality": "low"},
+        "options": {"max_image_size": 256},  # an option the service accepts (api-contract.json)
         "poll_interval_seconds": 1,
     }
 
@@ -62,7 +63,7 @@ def test_a_reconstruction_run_succeeds_and_publishes_its_summary(
 ):
     client = s3_server.client()
     conf = image_set(client, bucket)
-    api.state.script = [{"state": "running", "stage": "dense"}, {"state": "succeeded", "stage": "done"}]
+    api.state.script = [{"state": "running", "stage": "dense"}, {"state": "succeeded", "stage": "upload"}]
     report = {"registered_images": 3, "f_score": 0.91, "timings": {"total": 4.2}}
     api.state.on_submit = lambda body: write_outputs(client, bucket, "out/chair/", report)
 
@@ -83,7 +84,9 @@ def test_a_reconstruction_run_succeeds_and_publishes_its_summary(
 
 def test_a_failed_job_fails_the_run_without_retrying(reconstruction_dag, connections, s3_server, bucket, api):
     conf = image_set(s3_server.client(), bucket)
-    api.state.script = [{"state": "failed", "stage": "sparse", "error": "no image pairs matched"}]
+    api.state.script = [
+        {"state": "failed", "stage": "sfm", "error": job_error("too_few_registered", "no image pairs matched")}
+    ]
 
     run = reconstruction_dag.test(run_conf=conf)
 
