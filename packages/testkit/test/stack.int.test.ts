@@ -430,7 +430,7 @@ describe("resilience", () => {
   }
 
   it(
-    "a job survives a restart of the reconstruction container (re-queued: completes, or fails with a reason)",
+    "a job survives a restart of the reconstruction container (re-queued, it runs again and completes with a mesh)",
     async () => {
       const s = up();
       const input = await uploadImageSet(store, `s3://${BUCKETS.input}/${run}/restart/`, set.images);
@@ -488,12 +488,19 @@ describe("resilience", () => {
       note(
         `job ${id} after the restart: ${final.state} after ${final.attempts} attempt(s)${final.error ? ` (${JSON.stringify(final.error)})` : ""}`,
       );
-      if (final.state === "succeeded") {
-        // Its first attempt was blocked on the frozen store until the stop killed it: success means it ran again.
-        expect(final.attempts, "the interrupted job was re-queued and run again").toBeGreaterThanOrEqual(2);
-      } else {
-        expect(final.error, "a failed job must say why").toBeTruthy();
-      }
+      // The documented outcome (packages/reconstruction/src/e2e3d_reconstruction/jobs.py): a job the service died
+      // under is re-queued while it has attempts left (E2E3D_MAX_ATTEMPTS, 2 by default; the stack does not lower it)
+      // and runs again from a clean work dir. Its first attempt was blocked on the frozen store until the stop, so the
+      // second attempt, against a thawed store, must succeed: any failure here is a regression, not an outcome.
+      expect(final, "the interrupted job was re-queued, run a second time, and completed").toMatchObject({
+        state: "succeeded",
+        attempts: 2,
+        error: null,
+      });
+      const outputs = await fetchOutputs(store, `s3://${BUCKETS.output}/${run}/restart/`);
+      expect(outputs.names).toEqual(expect.arrayContaining(["mesh.ply", "points.ply", "report.json", "_SUCCESS"]));
+      expect(outputs.sizes["mesh.ply"], "a mesh with content, not an empty file").toBeGreaterThan(10_000);
+      expect(outputs.report).toMatchObject({ status: "succeeded", job_id: id, input_images: set.images.length });
     },
     30 * 60_000,
   );
