@@ -37,6 +37,8 @@ const DEV_DEPS = [
   "@types/node@^20",
   "@types/tar-stream@^3.1.4",
   "constructs@^10.5.0",
+  // Bundles the lab CLI into one file user nobody can read (tools/lab/test/up.int.test.ts); tsx's own esbuild version.
+  "esbuild@~0.28.2",
   "nx@21.6.10",
   "projen@0.103.25",
   "tsx@^4.23.15",
@@ -145,7 +147,14 @@ new JsonFile(project, "biome.json", {
 // ---------------------------------------------------------------------------------------------------------
 // Nx: every package is a project. Pure tasks are cached with generated files kept out of their inputs
 // (projen synth must not invalidate the cache, aws-pdk#375); side-effecting tasks are never cached.
-const sharedGlobals = ["{workspaceRoot}/tsconfig.base.json", "{workspaceRoot}/biome.json"];
+// The skip check runs at the end of every vitest and pytest run (tools/skips): its policy is an input of every test.
+const sharedGlobals = [
+  "{workspaceRoot}/tsconfig.base.json",
+  "{workspaceRoot}/biome.json",
+  "{workspaceRoot}/tools/ci/allowed-skips.yaml",
+  "{workspaceRoot}/tools/skips/src/**/*",
+  "{workspaceRoot}/tools/skips/pytest_skips.py",
+];
 new JsonFile(project, "nx.json", {
   marker: false,
   obj: {
@@ -292,6 +301,11 @@ nxProject(
 );
 tsconfigFor("tools/lab");
 
+// The skip check shared by every vitest and pytest run (tools/skips; the allow-list is tools/ci/allowed-skips.yaml).
+// Its own project: the test files of every package import its helper, so it must depend on none of them.
+nxProject("tools/skips", "skips", tsTargets("tools/skips", false), ["lang:ts"]);
+tsconfigFor("tools/skips");
+
 // Entry points: thin, but type-checked, linted and tested like the rest.
 nxProject(
   "pipelines",
@@ -357,9 +371,14 @@ for (const pkg of PY_PACKAGES) {
 new TextFile(project, "vitest.config.ts", {
   lines: [
     `// ${PROJEN_MARKER}. To modify, edit .projenrc.ts and run "npx projen".`,
+    'import { tmpdir } from "node:os";',
+    'import { join } from "node:path";',
     'import { defineConfig } from "vitest/config";',
     "",
     'const integration = process.env.E2E3D_TEST_KIND === "integration";',
+    "// Where describeUnless (tools/skips) records skipped suites for the skip check: one file per run, never inherited.",
+    'const skipRecords = join(tmpdir(), "e2e3d-skips-" + process.pid + "-" + Date.now().toString(36) + ".jsonl");',
+    'process.env["E2E3D_SKIP_RECORDS"] = skipRecords;',
     "",
     "export default defineConfig({",
     "  test: {",
@@ -369,7 +388,12 @@ new TextFile(project, "vitest.config.ts", {
     "    hookTimeout: integration ? 900_000 : 20_000,",
     "    // Integration suites share one Docker engine and the lab registries: run their files one at a time.",
     "    fileParallelism: !integration,",
-    '    reporters: process.env.GITHUB_ACTIONS ? ["default", "github-actions"] : ["default"],',
+    "    env: { E2E3D_SKIP_RECORDS: skipRecords },",
+    "    // The skip check: every skip printed with its reason; in CI, one not in tools/ci/allowed-skips.yaml fails the run.",
+    "    reporters: [",
+    '      ...(process.env.GITHUB_ACTIONS ? ["default", "github-actions"] : ["default"]),',
+    '      "./tools/skips/src/vitest-reporter.ts",',
+    "    ],",
     "  },",
     "});",
     "",

@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageRegistry, readBuildReport, readLabInfo, splitRepository } from "@e2e3d/pipeline";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { describeUnless } from "../tools/skips/src/skip.js";
 
 function labSkipReason(): string | undefined {
   const lab = readLabInfo();
@@ -19,9 +20,8 @@ function labSkipReason(): string | undefined {
 }
 
 const skipReason = labSkipReason();
-if (skipReason) console.log(`lab build suite skipped: ${skipReason}`);
 
-describe.skipIf(skipReason)("pipelines/build.ts on the lab", () => {
+describeUnless(skipReason)("pipelines/build.ts on the lab", () => {
   it("builds reconstruction and airflow with the Docker engine and reports references the registry serves", {
     timeout: 3_000_000,
   }, async () => {

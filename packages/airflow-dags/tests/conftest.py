@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,28 @@ from tests.reconstruction_api_standin import ReconstructionApiStandIn  # noqa: E
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_DIR.parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tools" / "skips"))
+import pytest_skips  # noqa: E402  (the repository's skip check, shared with the vitest suites)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    pytest_skips.addoption(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every skip of the run is checked against tools/ci/allowed-skips.yaml at the end (refused ones fail it in CI).
+    pytest_skips.register(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests marked lab_s3 need an S3 server that checks credentials. moto does not: without the lab's server they are
+    # deselected (not skipped); tests/integration/test_lab_s3.py runs them against the lab's server.
+    if os.environ.get("E2E3D_TEST_S3_ENDPOINT"):
+        return
+    needs_lab = [item for item in items if "lab_s3" in item.keywords]
+    if needs_lab:
+        config.hook.pytest_deselected(items=needs_lab)
+        items[:] = [item for item in items if "lab_s3" not in item.keywords]
 
 
 @pytest.fixture

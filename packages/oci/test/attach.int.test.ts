@@ -1,6 +1,7 @@
 // attachArtifact against a real registry (Debian's docker-registry, distribution 2.8: no referrers API, so the
 // tag-schema fallback index is what makes attachments findable) and a copy that carries them to a second registry.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { attachArtifact, readArtifact } from "../src/attach.js";
 import { RegistryClient, referrersTag } from "../src/client.js";
 import { copyImage } from "../src/copy.js";
@@ -11,9 +12,8 @@ import { pushImage } from "./support/images.js";
 import { registryAvailable, startRegistry, type TestRegistry } from "./support/registry.js";
 
 const available = registryAvailable();
-if (!available.ok) console.warn(`skipping attach integration tests: ${available.reason}`);
 
-describe.skipIf(!available.ok)("attachArtifact on a real registry", () => {
+describeUnless(available.ok ? undefined : available.reason)("attachArtifact on a real registry", () => {
   let a: TestRegistry;
   let b: TestRegistry;
   let client: RegistryClient;

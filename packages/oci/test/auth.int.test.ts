@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { staticCredentials } from "../src/auth.js";
 import { RegistryClient } from "../src/client.js";
 import { copyImage } from "../src/copy.js";
@@ -15,9 +16,8 @@ import { registryAvailable, startRegistry, type TestRegistry } from "./support/r
 import { startTokenServer, type TokenServer } from "./support/token-server.js";
 
 const available = registryAvailable();
-if (!available.ok) console.warn(`skipping auth integration tests: ${available.reason}`);
 
-describe.skipIf(!available.ok)("bearer token auth against a real registry", () => {
+describeUnless(available.ok ? undefined : available.reason)("bearer token auth against a real registry", () => {
   let tokens: TokenServer;
   let registry: TestRegistry;
   const password = "pa55-not-in-any-log";
@@ -82,7 +82,7 @@ describe.skipIf(!available.ok)("bearer token auth against a real registry", () =
   });
 });
 
-describe.skipIf(!available.ok)("basic auth (htpasswd) against a real registry", () => {
+describeUnless(available.ok ? undefined : available.reason)("basic auth (htpasswd) against a real registry", () => {
   let registry: TestRegistry;
   let dir: string;
   const password = "basic-pa55-not-in-any-log";

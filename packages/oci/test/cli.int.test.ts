@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { RegistryClient } from "../src/client.js";
 import { sha256Digest } from "../src/descriptor.js";
 import { readLockFile } from "../src/lock/files.js";
@@ -19,9 +20,8 @@ import { registryAvailable, startRegistry, type TestRegistry } from "./support/r
 
 const exec = promisify(execFile);
 const available = registryAvailable({ witness: true });
-if (!available.ok) console.warn(`skipping pipeline integration tests: ${available.reason}`);
 
-describe.skipIf(!available.ok)("lock, mirror and promote pipelines", () => {
+describeUnless(available.ok ? undefined : available.reason)("lock, mirror and promote pipelines", () => {
   let upstream: TestRegistry;
   let priv: TestRegistry;
   let proxy: FaultProxy;

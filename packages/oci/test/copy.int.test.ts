@@ -2,7 +2,8 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { RegistryClient } from "../src/client.js";
 import { copyImage, verifyImage } from "../src/copy.js";
 import { MediaType, sha256Digest } from "../src/descriptor.js";
@@ -13,7 +14,6 @@ import { registryAvailable, startRegistry, type TestRegistry } from "./support/r
 
 const run = promisify(execFile);
 const available = registryAvailable({ witness: true });
-if (!available.ok) console.warn(`skipping copy integration tests: ${available.reason}`);
 
 /** skopeo is the independent witness: its digest of a reference must equal ours. */
 async function skopeoDigest(reference: string): Promise<string> {
@@ -24,7 +24,7 @@ async function skopeoDigest(reference: string): Promise<string> {
   return sha256Digest(stdout);
 }
 
-describe.skipIf(!available.ok)("copyImage between two real registries", () => {
+describeUnless(available.ok ? undefined : available.reason)("copyImage between two real registries", () => {
   let a: TestRegistry;
   let b: TestRegistry;
   let client: RegistryClient;

@@ -1,7 +1,8 @@
 // Faults between us and a real registry: a flipped byte is detected and nothing is tagged; 429 Retry-After is
 // honoured; 503 is retried; a connection dropped mid-blob resumes by Range; exhausted retries name the status.
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { RegistryClient } from "../src/client.js";
 import { copyImage } from "../src/copy.js";
 import { sha256Digest } from "../src/descriptor.js";
@@ -13,12 +14,11 @@ import { type FaultProxy, firstN, startFaultProxy } from "./support/proxy.js";
 import { registryAvailable, startRegistry, type TestRegistry } from "./support/registry.js";
 
 const available = registryAvailable();
-if (!available.ok) console.warn(`skipping fault integration tests: ${available.reason}`);
 
 const isBlobGet = (digest: string) => (req: { method?: string; url?: string }) =>
   req.method === "GET" && (req.url ?? "").includes(`/blobs/${digest}`);
 
-describe.skipIf(!available.ok)("transport faults through a loopback proxy", () => {
+describeUnless(available.ok ? undefined : available.reason)("transport faults through a loopback proxy", () => {
   let src: TestRegistry;
   let dst: TestRegistry;
   let proxy: FaultProxy;

@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseReference, readArtifact, referrersTag } from "@e2e3d/oci";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { AttestationError, attestImage, existingAttestations } from "../src/attest/attest.js";
 import { readAttestations } from "../src/attest/read.js";
 import { runBuildCommand } from "../src/build/command.js";
@@ -18,9 +19,8 @@ import { listTags } from "../src/testing/registry-server.js";
 import { captureLogger, createWorkspace, DOCKER, integrationSkipReason, type Workspace } from "./support/env.js";
 
 const skipReason = integrationSkipReason();
-if (skipReason) console.log(`build integration suite skipped: ${skipReason}`);
 
-describe.skipIf(skipReason)("build pipeline on the Docker engine", () => {
+describeUnless(skipReason)("build pipeline on the Docker engine", () => {
   let ws: Workspace;
   let registry: ImageRegistry;
   let engineStarts = 0;

@@ -7,7 +7,8 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientFromEnv } from "@e2e3d/oci";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { DaggerEngine } from "../src/engines/dagger.js";
 import { daggerSdkVersion } from "../src/engines/dagger-cli.js";
 import { DockerEngine } from "../src/engines/docker.js";
@@ -32,13 +33,12 @@ async function daggerSkipReason(): Promise<string | undefined> {
 }
 
 const skipReason = await daggerSkipReason();
-if (skipReason) console.log(`Dagger engine suites skipped: ${skipReason}`);
 
-describe.skipIf(skipReason)("engine contract: Dagger", () => {
+describeUnless(skipReason)("engine contract: Dagger", () => {
   engineContract(() => new DaggerEngine());
 });
 
-describe.skipIf(skipReason)("Dagger engine against the lab", () => {
+describeUnless(skipReason)("Dagger engine against the lab", () => {
   let registry: RegistryServer;
   let client: ImageRegistry;
   let contexts: string;

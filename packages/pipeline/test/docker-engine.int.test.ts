@@ -1,11 +1,10 @@
-import { describe } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { DockerEngine } from "../src/engines/docker.js";
 import { engineContract } from "./support/engine-contract.js";
 import { DOCKER, integrationSkipReason } from "./support/env.js";
 
 const skipReason = integrationSkipReason();
-if (skipReason) console.log(`Docker engine contract skipped: ${skipReason}`);
 
-describe.skipIf(skipReason)("engine contract: Docker (BuildKit through Debian's client)", () => {
+describeUnless(skipReason)("engine contract: Docker (BuildKit through Debian's client)", () => {
   engineContract(() => new DockerEngine({ client: DOCKER }));
 });

@@ -2,7 +2,7 @@
 
 The unit suite needs an S3 server but may not use Docker: it runs moto's S3 server in-process (a real S3
 protocol endpoint over HTTP on loopback, not a mock of our code). The integration suite (marker
-`integration`, E2E3D_TEST_KIND=integration) uses the lab's S3 server instead.
+`integration`, E2E3D_TEST_KIND=integration) uses the lab's S3 server instead; each run deselects the other's tests.
 """
 
 from __future__ import annotations
@@ -18,21 +18,28 @@ import boto3
 import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PACKAGE_DIR.parents[1] / "tools" / "skips"))
+import pytest_skips  # noqa: E402  (the repository's skip check, shared with the vitest suites)
+
 INTEGRATION = os.environ.get("E2E3D_TEST_KIND") == "integration"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    pytest_skips.addoption(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every skip of the run is checked against tools/ci/allowed-skips.yaml at the end (refused ones fail it in CI).
+    pytest_skips.register(config)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "integration" in item.keywords and not INTEGRATION:
-            item.add_marker(
-                pytest.mark.skip(
-                    reason="integration test: needs the lab's S3 server; run with E2E3D_TEST_KIND=integration"
-                )
-            )
-        if "integration" not in item.keywords and INTEGRATION:
-            item.add_marker(
-                pytest.mark.skip(reason="unit test: E2E3D_TEST_KIND=integration runs only the integration suite")
-            )
+    # The unit and the integration run are two selections of one test tree: what belongs to the other run is
+    # deselected (reported in pytest's "deselected" count), not skipped, so a skip always means "could not run here".
+    other = [item for item in items if ("integration" in item.keywords) != INTEGRATION]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
 
 
 def free_port() -> int:

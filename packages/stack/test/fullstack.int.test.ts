@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
+import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { projectContainers } from "../src/deploy/docker.js";
 import { type DeployOptions, deploy, down, silentReporter, terminalReporter } from "../src/index.js";
 import { LAB_LOCK, PRIVATE, uniqueProject } from "./lab.js";
@@ -24,7 +25,6 @@ function missing(): string | undefined {
 }
 
 const reason = missing();
-if (reason) console.warn(`SKIP full-stack deploy: ${reason}`);
 
 const freePort = () =>
   new Promise<number>((done) => {
@@ -47,7 +47,7 @@ afterAll(async () => {
 // start fails with deploy's message naming the service, never with vitest's bare timeout while deploy still runs.
 const DEPLOY_TEST_MS = 40 * 60_000;
 
-describe.skipIf(Boolean(reason))("full lab stack", () => {
+describeUnless(reason)("full lab stack", () => {
   let options: DeployOptions | undefined;
 
   it("deploys every service healthy and passes every smoke check", { timeout: DEPLOY_TEST_MS }, async () => {

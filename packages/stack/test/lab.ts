@@ -22,16 +22,37 @@ export const uniqueProject = (prefix: string): string => `${prefix}-${process.pi
 const ACCEPT =
   "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
+/** Which lab registry to look in: the private one (through the lab's lock), the upstream, or private then upstream. */
+export type LabRegistry = "private" | "upstream" | "any";
+
 /** `<registry>/<source>@<digest>` for a lock name, or a reason why none is available. */
-export async function labImage(lockName: string, source: string): Promise<{ ref?: string; reason?: string }> {
-  if (existsSync(LAB_LOCK)) {
-    const lock = JSON.parse(readFileSync(LAB_LOCK, "utf8")) as LockFile;
-    const entry = lock.images[lockName];
-    if (entry) {
-      const ref = mirroredReference(entry, PRIVATE);
-      if ((await verifyDigestPresent(ref)).length === 0) return { ref };
-    }
+export async function labImage(
+  lockName: string,
+  source: string,
+  where: LabRegistry = "any",
+): Promise<{ ref?: string; reason?: string }> {
+  if (where !== "upstream") {
+    const mirrored = await privateImage(lockName);
+    if (mirrored.ref || where === "private") return mirrored;
   }
+  return upstreamImage(source);
+}
+
+async function privateImage(lockName: string): Promise<{ ref?: string; reason?: string }> {
+  if (!existsSync(LAB_LOCK)) return { reason: `no lab lock at ${LAB_LOCK} (npx tsx pipelines/prepare.ts writes it)` };
+  const lock = JSON.parse(readFileSync(LAB_LOCK, "utf8")) as LockFile;
+  const entry = lock.images[lockName];
+  if (!entry) return { reason: `the lab lock ${LAB_LOCK} has no ${lockName}` };
+  const ref = mirroredReference(entry, PRIVATE);
+  const missing = await verifyDigestPresent(ref);
+  return missing.length === 0
+    ? { ref }
+    : {
+        reason: `${ref} is not (entirely) in ${PRIVATE} (${missing[0]}): run the mirror (npx tsx pipelines/prepare.ts)`,
+      };
+}
+
+async function upstreamImage(source: string): Promise<{ ref?: string; reason?: string }> {
   try {
     const tags = (await (
       await fetch(`http://${UPSTREAM}/v2/${source}/tags/list`, {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { skipTest } from "../../../tools/skips/src/skip.js";
 import { composeValidate, detectCompose } from "../src/deploy/compose-cli.js";
 import { pullImage, runValidator } from "../src/deploy/docker.js";
 import { writeFiles } from "../src/deploy/state.js";
@@ -19,8 +20,6 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const nginxImage = await labImage("nginx", "docker.io/library/nginx");
 const prometheusImage = await labImage("prometheus", "docker.io/prom/prometheus");
-if (!nginxImage.ref) console.warn(`SKIP nginx -t: ${nginxImage.reason}`);
-if (!prometheusImage.ref) console.warn(`SKIP promtool: ${prometheusImage.reason}`);
 
 beforeAll(async () => {
   for (const image of [nginxImage.ref, prometheusImage.ref]) {
@@ -32,7 +31,8 @@ describe.each(["production", "lab", "gpu"] as const)("profile %s", (profile) => 
   const dir = join(work, profile);
   writeFiles(dir, rendered(profile).files);
 
-  it.skipIf(!nginxImage.ref)("nginx -t accepts the gateway config", async () => {
+  it("nginx -t accepts the gateway config", async (ctx) => {
+    if (!nginxImage.ref) skipTest(ctx, nginxImage.reason ?? "");
     const result = await runValidator(
       nginxImage.ref!,
       "nginx",
@@ -43,7 +43,8 @@ describe.each(["production", "lab", "gpu"] as const)("profile %s", (profile) => 
     expect(result.ok).toBe(true);
   });
 
-  it.skipIf(!prometheusImage.ref)("promtool accepts the scrape config and the alert rules", async () => {
+  it("promtool accepts the scrape config and the alert rules", async (ctx) => {
+    if (!prometheusImage.ref) skipTest(ctx, prometheusImage.reason ?? "");
     const result = await runValidator(
       prometheusImage.ref!,
       "promtool",
@@ -63,7 +64,7 @@ describe.each(["production", "lab", "gpu"] as const)("profile %s", (profile) => 
   });
 
   it("docker compose config accepts the compose file", async (ctx) => {
-    if (!(await detectCompose())) ctx.skip("no docker compose answers (bring the lab up)");
+    if (!(await detectCompose())) skipTest(ctx, "no docker compose answers (bring the lab up)");
     const envFile = join(dir, "test.env");
     writeFileSync(envFile, SECRET_NAMES.map((n) => `${secretVariable(n)}=validatortest${n}0123456789`).join("\n"));
     expect(
@@ -73,7 +74,8 @@ describe.each(["production", "lab", "gpu"] as const)("profile %s", (profile) => 
 });
 
 describe("the validators can fail", () => {
-  it.skipIf(!nginxImage.ref)("nginx -t rejects a broken config", async () => {
+  it("nginx -t rejects a broken config", async (ctx) => {
+    if (!nginxImage.ref) skipTest(ctx, nginxImage.reason ?? "");
     const bad = join(work, "bad-nginx.conf");
     writeFileSync(
       bad,
@@ -91,7 +93,8 @@ describe("the validators can fail", () => {
     expect(result.ok).toBe(false);
   });
 
-  it.skipIf(!prometheusImage.ref)("promtool rejects a broken alert rule", async () => {
+  it("promtool rejects a broken alert rule", async (ctx) => {
+    if (!prometheusImage.ref) skipTest(ctx, prometheusImage.reason ?? "");
     const dir = join(work, "bad-prometheus");
     writeFiles(dir, rendered("lab").files);
     const rules = join(dir, "prometheus", "alerts.yml");
@@ -106,7 +109,7 @@ describe("the validators can fail", () => {
   });
 
   it("compose refuses to start without the deployment's secrets", async (ctx) => {
-    if (!(await detectCompose())) ctx.skip("no docker compose answers (bring the lab up)");
+    if (!(await detectCompose())) skipTest(ctx, "no docker compose answers (bring the lab up)");
     const empty = join(work, "empty.env");
     writeFileSync(empty, "");
     const error = await composeValidate({

@@ -115,6 +115,8 @@ export async function runSuites(options: RunSuitesOptions): Promise<RunSuitesRes
     `--outputFile.junit=${junitFile}`,
     "--reporter=json",
     `--outputFile.json=${jsonFile}`,
+    // Reporters given here replace the config's, so the skip check (tools/ci/allowed-skips.yaml) is named again.
+    "--reporter=./tools/skips/src/vitest-reporter.ts",
     ...(pattern ? ["--testNamePattern", pattern] : []),
     ...files.map((f) => f.replace(/^test\//, "")),
   ];

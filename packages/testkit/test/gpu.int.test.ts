@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUCKETS, BUILD_NAMES, readBuildReport, S, type StackModel } from "@e2e3d/stack";
 import { afterAll, describe, expect, it } from "vitest";
+import { skipTest } from "../../../tools/skips/src/skip.js";
 import {
   fetchOutputs,
   generateImageSet,
@@ -61,7 +62,7 @@ if (probe.usable) note(`GPU probe: ${probe.reason}`);
 else recordSkip("gpu", probe.reason);
 
 let stack: StartedStack | undefined;
-// Made inside the test: vitest runs no hooks for a file whose tests are all skipped, so afterAll would not remove it.
+// Made inside the test, once it knows it runs (skipped, it leaves nothing to remove).
 let work: string | undefined;
 
 afterAll(async () => {
@@ -71,9 +72,10 @@ afterAll(async () => {
 }, 10 * 60_000);
 
 describe("gpu", () => {
-  it.skipIf(!probe.usable)(
+  it(
     "reconstructs a tiny set with CUDA doing the dense stage",
-    async () => {
+    async (ctx) => {
+      if (!probe.usable) skipTest(ctx, probe.reason);
       work = mkdtempSync(join(tmpdir(), "e2e3d-gpu-"));
       const [started, generated] = await Promise.allSettled([
         startStack(options),

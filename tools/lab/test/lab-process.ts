@@ -18,11 +18,12 @@ export function runProcess(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   input?: string,
+  cwd: string = REPO_ROOT,
 ): Promise<ProcessResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, {
       env,
-      cwd: REPO_ROOT,
+      cwd,
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     let stdout = "";
