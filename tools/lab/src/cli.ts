@@ -1,8 +1,9 @@
-// The lab's command line: `up`, `down`, `status [--json]`. Errors print as readable messages and exit non-zero.
+// The lab's command line: `up`, `down`, `status [--json]`, `kube up|down|status|env`. Errors print as readable messages and exit non-zero.
 import { Command } from "commander";
 import { loadConfig } from "./config.js";
 import { labDown } from "./down.js";
 import { formatError } from "./errors.js";
+import { kubeCommand } from "./kube/command.js";
 import { readLabState } from "./state.js";
 import { formatStatus, labStatus } from "./status.js";
 import { labUp } from "./up.js";
@@ -42,6 +43,13 @@ async function main(argv: string[]): Promise<number> {
       const { stopped } = await labDown(loadConfig(), stderr);
       stderr(stopped.length ? `stopped: ${stopped.join(", ")}` : "nothing the lab started was running");
     });
+
+  // Optional, and not part of `up`: its first build costs minutes (see tools/lab/README.md, "Kubernetes").
+  program.addCommand(
+    kubeCommand((code) => {
+      exitCode = code;
+    }),
+  );
 
   await program.parseAsync(argv);
   return exitCode;
