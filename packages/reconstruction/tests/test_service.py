@@ -182,7 +182,9 @@ def test_cancel_a_running_job(held_input, s3_client, prefix, small_set) -> None:
 def test_per_job_timeout(held_input, s3_client, prefix, small_set) -> None:
     """The store never answers the job's reads: the supervisor kills the job at its deadline."""
     env, proxy = held_input
-    manager = _manager(env, timeout_s=2)
+    # The deadline counts from the job's start, worker start-up included (imports take seconds on a loaded machine):
+    # 20 s leaves the worker time to reach its held read, which is what the test proves the deadline interrupts.
+    manager = _manager(env, timeout_s=20)
     manager.start()
     try:
         url = _upload(s3_client, prefix, {p.name: p.read_bytes() for p in small_set})
@@ -193,7 +195,7 @@ def test_per_job_timeout(held_input, s3_client, prefix, small_set) -> None:
         manager.stop()
     assert done.state == "failed"
     assert done.error["code"] == "timeout", done.error
-    assert "2s limit" in done.error["message"]
+    assert "20s limit" in done.error["message"]
     out = _outputs(s3_client, prefix)
     assert "_SUCCESS" not in out and b'"reason": "timeout"' in out["report.json"]
     text = generate_latest(manager.metrics.registry).decode()
