@@ -3,11 +3,11 @@
 // or the session of `dagger run`. The engine is probed for real before anything runs; where none answers the
 // suites are skipped with the probe's answer printed (and CI's skip check refuses that skip when the lab has an engine).
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientFromEnv } from "@e2e3d/oci";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { DaggerEngine } from "../src/engines/dagger.js";
 import { daggerSdkVersion } from "../src/engines/dagger-cli.js";
@@ -16,8 +16,8 @@ import type { BuildRequest, Engine } from "../src/engines/engine.js";
 import { EngineError } from "../src/errors.js";
 import { ImageRegistry, splitRepository } from "../src/registry.js";
 import { seedBaseAndLock } from "../src/testing/lab-fixture.js";
-import { listTags, type RegistryServer, startRegistry } from "../src/testing/registry-server.js";
-import { engineContract } from "./support/engine-contract.js";
+import { listTags, startRegistry } from "../src/testing/registry-server.js";
+import { engineContract, useBuildBench } from "./support/engine-contract.js";
 import { captureLogger, DOCKER, integrationSkipReason } from "./support/env.js";
 import { type ImageContents, readImageContents } from "./support/image-contents.js";
 
@@ -39,39 +39,22 @@ describeUnless(skipReason)("engine contract: Dagger", () => {
 });
 
 describeUnless(skipReason)("Dagger engine against the lab", () => {
-  let registry: RegistryServer;
-  let client: ImageRegistry;
-  let contexts: string;
-  let base: string;
-
-  beforeAll(async () => {
-    registry = await startRegistry();
-    client = new ImageRegistry();
-    const { baseDigest } = await seedBaseAndLock(registry.address);
-    base = `${registry.address}/docker.io/library/debian@${baseDigest}`;
-    contexts = await mkdtemp(join(tmpdir(), "e2e3d-dagger-"));
-    await cp(join(import.meta.dirname, "fixtures", "images"), contexts, { recursive: true });
-  });
-  afterAll(async () => {
-    await client?.close();
-    await registry?.stop();
-    if (contexts) await rm(contexts, { recursive: true, force: true });
-  });
+  const bench = useBuildBench();
 
   const request = (name: string, dir: string, extra: Partial<BuildRequest> = {}): BuildRequest => ({
     name,
-    contextDir: join(contexts, dir),
+    contextDir: join(bench.contexts, dir),
     dockerfile: "Dockerfile",
-    buildArgs: { BASE_IMAGE: base, GREETING: "same" },
-    publishTo: `${registry.address}/e2e3d/${name}:in-test`,
+    buildArgs: { BASE_IMAGE: bench.base, GREETING: "same" },
+    publishTo: `${bench.registry.address}/e2e3d/${name}:in-test`,
     sourceDateEpoch: 1_700_000_000,
     ...extra,
   });
   const contentsOf = async (engine: Engine, name: string) => {
     const published = await engine.buildAndPublish(request(name, "app"), captureLogger().log);
     return readImageContents(
-      client.client,
-      { ...splitRepository(`${registry.address}/e2e3d/${name}`), digest: published.digest },
+      bench.client.client,
+      { ...splitRepository(`${bench.registry.address}/e2e3d/${name}`), digest: published.digest },
       ["opt/app/greeting"],
     );
   };
@@ -100,7 +83,7 @@ describeUnless(skipReason)("Dagger engine against the lab", () => {
     expect(dagger.files.get("opt/app/greeting")?.text).toBe("same\n");
   });
 
-  it("with registry credentials, pulls a private base and pushes to a registry that requires them", async () => {
+  it("with registry credentials, pulls a private bench.base and pushes to a registry that requires them", async () => {
     const user = { username: "ci", password: "dagger-pa55-not-in-any-log" };
     const dir = await mkdtemp(join(tmpdir(), "e2e3d-dagger-auth-"));
     // bcrypt from libxcrypt through Debian's Python (no htpasswd binary on these machines); the registry checks it.
@@ -149,17 +132,17 @@ describeUnless(skipReason)("Dagger engine against the lab", () => {
   });
 
   it("a build secret larger than setSecret's limit is refused before the engine runs, and nothing is pushed", async () => {
-    const big = join(contexts, "big-bundle.pem");
+    const big = join(bench.contexts, "big-bundle.pem");
     await writeFile(big, "x".repeat(219_597));
     const error = await new DaggerEngine()
       .buildAndPublish(request("secret-big", "secret", { secrets: { ca_bundle: big } }), captureLogger().log)
       .catch((e: unknown) => e);
     expect((error as Error).message).toContain("219597 bytes");
-    expect(await listTags(registry.address, "e2e3d/secret-big")).toEqual([]);
+    expect(await listTags(bench.registry.address, "e2e3d/secret-big")).toEqual([]);
   });
 
   it("a build secret within the limit reaches the RUN step whole", async () => {
-    const bundle = join(contexts, "bundle.pem");
+    const bundle = join(bench.contexts, "bundle.pem");
     const text = "y".repeat(120_000);
     await writeFile(bundle, text);
     const published = await new DaggerEngine().buildAndPublish(
@@ -167,8 +150,8 @@ describeUnless(skipReason)("Dagger engine against the lab", () => {
       captureLogger().log,
     );
     const image = await readImageContents(
-      client.client,
-      { ...splitRepository(`${registry.address}/e2e3d/secret-ok`), digest: published.digest },
+      bench.client.client,
+      { ...splitRepository(`${bench.registry.address}/e2e3d/secret-ok`), digest: published.digest },
       ["opt/secret/bytes"],
     );
     expect(image.files.get("opt/secret/bytes")?.text?.trim()).toBe("120000");
