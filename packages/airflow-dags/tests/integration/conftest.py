@@ -189,10 +189,18 @@ def airflow_workers(image, network, airflow_env, containers, airflow_services) -
         "STANDIN_S3_ACCESS_KEY": json.loads(airflow_env["AIRFLOW_CONN_E2E3D_OBJECT_STORE"])["login"],
         "STANDIN_S3_SECRET_KEY": json.loads(airflow_env["AIRFLOW_CONN_E2E3D_OBJECT_STORE"])["password"],
         "PYTHONPATH": "/standin",
+        "E2E3D_RECONSTRUCTION_API_CONTRACT": "/standin/api-contract.json",
     }
-    mount = f"{tests_dir}:/standin/tests:ro"
-    containers.run("--network", network, "--network-alias", "reconstruction-api", "-v", mount, *env_args(standin_env),
-                   image, "python3", "-m", "tests.integration.standin_server", env=standin_env)  # fmt: skip
+    mounts = ["-v", f"{tests_dir}:/standin/tests:ro",
+              "-v", f"{REPO_ROOT / 'packages/reconstruction/api-contract.json'}:/standin/api-contract.json:ro"]  # fmt: skip
+    # Healthy once it accepts connections: a stand-in that dies at import fails here with its log, not as a DAG
+    # run that retries a missing host until the run's deadline.
+    listening = "import socket; socket.create_connection(('127.0.0.1', 8000), 2)"
+    standin = containers.run("--network", network, "--network-alias", "reconstruction-api", *mounts,
+                             "--health-cmd", f'python3 -c "{listening}"', "--health-interval", "2s",
+                             *env_args(standin_env), image, "python3", "-m", "tests.integration.standin_server",
+                             env=standin_env)  # fmt: skip
+    print(f"reconstruction API stand-in healthy after {wait_healthy(standin, 120):.0f}s")
     names = {
         role: containers.run(
             "--network",
