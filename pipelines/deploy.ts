@@ -7,6 +7,7 @@
 //   npx tsx pipelines/deploy.ts --lab --skip-prepare --build-report reports/build.json
 //   npx tsx pipelines/deploy.ts --profile production --lock docker/images.lock.json --build-report reports/build.json
 //   npx tsx pipelines/deploy.ts --lab --status          (exit 1 when the running stack is not as deployed)
+//   npx tsx pipelines/deploy.ts --profile production --smoke-job   (the functional smoke outside the lab)
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -49,6 +50,8 @@ const program = new Command("deploy")
       .map((s) => s.trim())
       .filter(Boolean),
   )
+  .option("--smoke-job", "after the smoke checks, reconstruct a small synthetic set through the stack (default: lab)")
+  .option("--no-smoke-job", "skip that functional smoke (the default outside the lab)")
   .option("--json", "print the summary as JSON on stdout (the default when stdout is not a terminal)")
   .option("--status", "compare the running stack with the last deployment (exit 1 when it is not as deployed)")
   .option("--down", "stop and remove the stack (named volumes are kept)")
@@ -115,6 +118,7 @@ const program = new Command("deploy")
       ports,
       ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
       ...(opts.only ? { only: opts.only } : {}),
+      smokeJob: opts.smokeJob ?? profile === "lab",
     });
     process.stderr.write(renderDeploySummary(summary, (Date.now() - started) / 1000));
     if (built)

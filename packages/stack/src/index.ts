@@ -1,5 +1,13 @@
 export { detectCompose } from "./deploy/compose-cli.js";
-export { type DeployOptions, type DeploySummary, type DownOptions, deploy, down, urlsOf } from "./deploy/deploy.js";
+export {
+  type DeployOptions,
+  type DeploySummary,
+  type DownOptions,
+  deploy,
+  down,
+  smokeJobBlocker,
+  urlsOf,
+} from "./deploy/deploy.js";
 export { type ContainerState, logTail, projectContainers } from "./deploy/docker.js";
 export { serviceTimeoutS } from "./deploy/health.js";
 export { type Reporter, silentReporter, terminalReporter } from "./deploy/progress.js";
@@ -22,7 +30,56 @@ export {
   DEFAULT_CREDENTIALS,
   ensureSecrets,
   inspectSecrets,
+  readSecrets,
   SECRET_NAMES,
   secretRef,
   secretVariable,
 } from "./secrets.js";
+// A client of a deployed stack (pipelines/reconstruct.ts, the deploy's smoke job, the testkit's suites).
+export { AirflowApiError, AirflowClient, type AirflowOptions, type DagRun, type TaskInstance } from "./use/airflow.js";
+export {
+  type Quality,
+  type ReconstructFolderOptions,
+  type ReconstructFolderResult,
+  reconstructFolder,
+  renderReconstructResult,
+  runKey,
+} from "./use/client.js";
+export {
+  CONNECTION_ENV,
+  chooseProject,
+  connectionFromDeployment,
+  connectionFromEnv,
+  deployedProjects,
+  resolveConnection,
+  type StackConnection,
+} from "./use/connection.js";
+export { InputError, RunFailedError, UseError } from "./use/errors.js";
+export {
+  contentHash,
+  IMAGE_LIMITS,
+  IMAGE_SUFFIXES,
+  type ImageFolder,
+  imageDimensions,
+  validateImageFolder,
+} from "./use/images.js";
+export { checkPlyMesh, type MeshInfo } from "./use/mesh.js";
+export { queryPrometheus, queryScalar, type Sample } from "./use/prometheus.js";
+export { DAG_TASKS, fetchMesh, getJob, runReconstruction } from "./use/reconstruct.js";
+export { getObject, headObject, listObjects, putObject, type S3Connection, signV4 } from "./use/s3.js";
+export {
+  runSmokeJob,
+  SMOKE_MIN_FSCORE_AT_2PCT,
+  SMOKE_OPTIONS,
+  SMOKE_VIEWS,
+  type SmokeJobResult,
+} from "./use/smoke-job.js";
+export {
+  evaluateMesh,
+  findGroundTruth,
+  fscoreAt,
+  generateSyntheticSet,
+  type QualityReport,
+  type SyntheticSet,
+  TARGET_FSCORE_AT_2PCT,
+} from "./use/synthetic.js";

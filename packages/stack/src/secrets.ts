@@ -128,6 +128,28 @@ export function inspectSecrets(path: string): SecretsStatus {
   return status;
 }
 
+/** Reads an existing deployment's secrets without generating or changing anything (a client of the stack). */
+export function readSecrets(path: string): Secrets {
+  const status = inspectSecrets(path);
+  const problems = [
+    ...status.problems,
+    ...(status.exists && status.missing.length ? [`it lacks ${status.missing.join(", ")}`] : []),
+  ];
+  if (!status.exists || problems.length > 0) {
+    throw new SecretsError(
+      status.exists ? `the deployment's secrets file cannot be used: ${problems.join("; ")}` : "no secrets file",
+      {
+        context: { file: path },
+        hint: status.exists
+          ? "deploy again (npx tsx pipelines/deploy.ts), which repairs it"
+          : "deploy the stack first (npx tsx pipelines/deploy.ts), or point --state-dir/--project at its deployment",
+      },
+    );
+  }
+  const values = parseEnvFile(readFileSync(path, "utf8"), path);
+  return Object.fromEntries(SECRET_NAMES.map((name) => [name, values.get(secretVariable(name))!])) as Secrets;
+}
+
 /** Loads the secrets, generating (and persisting, mode 600) any that are missing. Never logs a value. */
 export function ensureSecrets(path: string): { secrets: Secrets; generated: SecretName[] } {
   const status = inspectSecrets(path);

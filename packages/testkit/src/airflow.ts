@@ -1,141 +1,17 @@
-// The Airflow 3 REST API (/api/v2) through the gateway, as the suites drive it: a JWT from /auth/token with the
-// deployment's admin credentials, DAG runs triggered with a conf, waited for, their task instances and XComs read.
-import { StepError } from "./errors.js";
+// The Airflow 3 REST API (/api/v2) through the gateway, as the suites drive it: DAG runs triggered with a conf,
+// waited for, their task instances and logs read, each step a timed phase.
+import type { AirflowClient, DagRun, TaskInstance } from "@e2e3d/stack";
 import { note, phase, until } from "./phases.js";
 
-export interface AirflowOptions {
-  /** The API's base, e.g. http://127.0.0.1:8088/airflow */
-  baseUrl: string;
-  username: string;
-  password: string;
-}
-
-export interface DagRun {
-  dag_run_id: string;
-  dag_id: string;
-  state: string;
-  conf?: Record<string, unknown>;
-  start_date?: string | null;
-  end_date?: string | null;
-}
-
-export interface TaskInstance {
-  task_id: string;
-  state: string | null;
-  try_number: number;
-  map_index: number;
-  start_date?: string | null;
-  end_date?: string | null;
-}
-
-export class AirflowClient {
-  private token: string | undefined;
-
-  constructor(readonly options: AirflowOptions) {}
-
-  /** POST /auth/token: the JWT every API call carries. */
-  async login(): Promise<string> {
-    const response = await fetch(`${this.options.baseUrl}/auth/token`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: this.options.username, password: this.options.password }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    if (response.status !== 200 && response.status !== 201) {
-      throw new StepError(`Airflow refused the login: HTTP ${response.status}`, {
-        context: { url: `${this.options.baseUrl}/auth/token`, body: text.slice(0, 200) },
-      });
-    }
-    const token = (JSON.parse(text) as { access_token?: string }).access_token;
-    if (!token) throw new StepError("Airflow's /auth/token answered without an access_token");
-    this.token = token;
-    return token;
-  }
-
-  /** A call to /api/v2; logs in first (and once more when the token expired). */
-  async api<T>(method: string, path: string, body?: unknown, okStatuses = [200, 201]): Promise<T> {
-    if (!this.token) await this.login();
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const response = await fetch(`${this.options.baseUrl}/api/v2${path}`, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body ? { "content-type": "application/json" } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      if (response.status === 401 && attempt === 0) {
-        await this.login();
-        continue;
-      }
-      if (!okStatuses.includes(response.status)) {
-        throw new StepError(`Airflow API ${method} ${path}: HTTP ${response.status}`, {
-          context: { body: text.slice(0, 400) },
-        });
-      }
-      return (text ? JSON.parse(text) : {}) as T;
-    }
-    throw new StepError(`Airflow API ${method} ${path}: still unauthorised after a fresh login`);
-  }
-
-  async setVariable(key: string, value: string): Promise<void> {
-    try {
-      await this.api("POST", "/variables", { key, value });
-    } catch (err) {
-      if (!(err instanceof StepError) || !/HTTP 409/.test(err.message)) throw err;
-      await this.api("PATCH", `/variables/${encodeURIComponent(key)}`, { key, value });
-    }
-  }
-
-  async dagRun(dagId: string, runId: string): Promise<DagRun> {
-    return this.api<DagRun>("GET", `/dags/${dagId}/dagRuns/${encodeURIComponent(runId)}`);
-  }
-
-  async dagRuns(dagId: string): Promise<DagRun[]> {
-    return (await this.api<{ dag_runs: DagRun[] }>("GET", `/dags/${dagId}/dagRuns?limit=100&order_by=-start_date`))
-      .dag_runs;
-  }
-
-  async taskInstances(dagId: string, runId: string): Promise<TaskInstance[]> {
-    return (
-      await this.api<{ task_instances: TaskInstance[] }>(
-        "GET",
-        `/dags/${dagId}/dagRuns/${encodeURIComponent(runId)}/taskInstances?limit=100`,
-      )
-    ).task_instances;
-  }
-
-  /** A task's return value (XCom `return_value`), deserialised. */
-  async xcom<T>(dagId: string, runId: string, taskId: string, key = "return_value"): Promise<T> {
-    const entry = await this.api<{ value: unknown }>(
-      "GET",
-      `/dags/${dagId}/dagRuns/${encodeURIComponent(runId)}/taskInstances/${taskId}/xcomEntries/${key}?deserialize=true&stringify=false`,
-    );
-    return (typeof entry.value === "string" ? tryJson(entry.value) : entry.value) as T;
-  }
-
-  /** The log of one try of a task instance (text). */
-  async taskLog(dagId: string, runId: string, taskId: string, tryNumber: number): Promise<string> {
-    const response = await this.api<{ content?: unknown }>(
-      "GET",
-      `/dags/${dagId}/dagRuns/${encodeURIComponent(runId)}/taskInstances/${taskId}/logs/${tryNumber}?full_content=true`,
-    );
-    const content = response.content;
-    if (Array.isArray(content))
-      return content
-        .map((c) => (typeof c === "object" && c ? ((c as { event?: string }).event ?? JSON.stringify(c)) : String(c)))
-        .join("\n");
-    return String(content ?? "");
-  }
-}
-
-function tryJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
+// The client itself is the stack package's (packages/stack/src/use/airflow.ts): one client for the suites, the
+// deploy's smoke job and the user command. The helpers below add the suites' phase timing around it.
+export {
+  AirflowApiError,
+  AirflowClient,
+  type AirflowOptions,
+  type DagRun,
+  type TaskInstance,
+} from "@e2e3d/stack";
 
 /** Waits until the DAG is parsed and unpaused-ready (the API lists it). */
 export async function waitForDag(airflow: AirflowClient, dagId: string, timeoutMs = 300_000): Promise<void> {
@@ -164,11 +40,7 @@ export async function triggerDag(
   runId?: string,
 ): Promise<DagRun> {
   return phase(`trigger ${dagId}`, async () => {
-    const run = await airflow.api<DagRun>("POST", `/dags/${dagId}/dagRuns`, {
-      ...(runId ? { dag_run_id: runId } : {}),
-      logical_date: null,
-      conf,
-    });
+    const run = await airflow.triggerDagRun(dagId, conf, runId);
     note(`triggered ${dagId} run ${run.dag_run_id} (${run.state})`);
     return run;
   });

@@ -37,10 +37,16 @@ export function formatTestkitError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const lines = [`${err.name}: ${err.message}`];
   // Typed errors of the other packages carry context and a hint the same way (PipelineError, StackError).
-  const detailed = err as Error & { context?: Record<string, unknown>; hint?: string; diagnostics?: string };
+  const detailed = err as Error & {
+    context?: Record<string, unknown>;
+    hint?: string;
+    diagnostics?: string;
+    logTail?: string;
+  };
   for (const [k, v] of Object.entries(detailed.context ?? {})) if (v !== undefined) lines.push(`  ${k}: ${v}`);
   if (detailed.hint) lines.push(`  hint: ${detailed.hint}`);
   if (detailed.diagnostics) lines.push(detailed.diagnostics);
+  if (detailed.logTail) lines.push(detailed.logTail);
   if (err.cause instanceof Error) lines.push(`  cause: ${err.cause.message}`);
   return lines.join("\n");
 }

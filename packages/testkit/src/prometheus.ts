@@ -1,27 +1,12 @@
 // Prometheus through the gateway: instant queries and the scrape targets' health.
-import { StepError } from "./errors.js";
+import { type Sample, queryPrometheus as stackQuery } from "@e2e3d/stack";
 import { phase } from "./phases.js";
 
-export interface Sample {
-  metric: Record<string, string>;
-  value: number;
-}
+export type { Sample } from "@e2e3d/stack";
 
-/** An instant query (`/prometheus/api/v1/query`); a vector result as numbers. */
+/** An instant query (`/prometheus/api/v1/query`); a vector result as numbers (the stack package's client). */
 export async function queryPrometheus(gatewayUrl: string, promql: string): Promise<Sample[]> {
-  return phase(`prometheus query ${promql}`, async () => {
-    const url = `${gatewayUrl}/prometheus/api/v1/query?query=${encodeURIComponent(promql)}`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
-    const body = (await response.json()) as {
-      status: string;
-      error?: string;
-      data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
-    };
-    if (body.status !== "success" || !body.data) {
-      throw new StepError(`Prometheus query failed: ${body.error ?? response.status}`, { context: { promql } });
-    }
-    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-  });
+  return phase(`prometheus query ${promql}`, () => stackQuery(gatewayUrl, promql));
 }
 
 /** Sum of a query's vector (0 when empty: a counter that never moved has no series yet). */

@@ -9,6 +9,7 @@ import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { BUCKETS, RECONSTRUCTION_DAG_ID, S, serviceTimeoutS } from "@e2e3d/stack";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  AirflowApiError,
   AirflowClient,
   captureOutput,
   describeRun,
@@ -35,7 +36,6 @@ import {
   recordPhase,
   resolveStack,
   type StartedStack,
-  StepError,
   serviceContainer,
   startStack,
   suiteInputs,
@@ -526,7 +526,7 @@ describe("resilience", () => {
           } catch (err) {
             // A POST whose answer was lost (the API server reconnecting to Postgres, a timeout) may still have created
             // the run: a retry with the same run id then gets 409, and the run is there to read.
-            if (err instanceof StepError && /HTTP 409/.test(err.message))
+            if (err instanceof AirflowApiError && err.status === 409)
               return { value: await airflow.dagRun(RECONSTRUCTION_DAG_ID, runId), reason: "" };
             throw err;
           }

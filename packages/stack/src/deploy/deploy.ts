@@ -1,6 +1,7 @@
 // The deploy: preflight → apply → health → smoke, with diagnostics and rollback on failure. Exposed as one function
 // so the lead's lab orchestration can chain it after lock, mirror and build.
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   DeployFailedError,
   ImageResolutionError,
@@ -10,9 +11,12 @@ import {
 } from "../errors.js";
 import { loadImageInputs, resolveImages } from "../images.js";
 import { buildModel } from "../model/profiles.js";
+import { S } from "../model/services.js";
 import type { PortPlan, ProfileName, StackModel } from "../model/types.js";
 import { renderAll } from "../render/index.js";
 import { ensureSecrets, type Secrets } from "../secrets.js";
+import type { StackConnection } from "../use/connection.js";
+import { runSmokeJob, type SmokeJobResult } from "../use/smoke-job.js";
 import { composeConfigHashes, composeDown, composeUp, type ProjectFiles } from "./compose-cli.js";
 import { logTail, projectContainers } from "./docker.js";
 import { type ServiceHealth, waitForHealth } from "./health.js";
@@ -48,6 +52,14 @@ export interface DeployOptions {
   smokeAttempts?: number;
   /** Deploy only these services and their dependencies (see ModelOptions.only). */
   only?: string[];
+  /**
+   * The functional smoke: a real reconstruction of a small synthetic set through the deployed stack (use/smoke-job.ts).
+   * A failure counts as a failed smoke check: a changed deployment is rolled back. Off unless asked (the CLI turns it
+   * on by default for the lab).
+   */
+  smokeJob?: boolean;
+  /** Limit of the smoke job's DAG run (default 10 minutes). */
+  smokeJobTimeoutMs?: number;
 }
 
 export interface ServiceSummary {
@@ -66,6 +78,8 @@ export interface DeploySummary {
   services: ServiceSummary[];
   urls: Record<string, string>;
   smoke: SmokeResult[];
+  /** The functional smoke's result (stages, timings, mesh, F-score, metrics), when it ran. */
+  smokeJob?: SmokeJobResult;
   notes: string[];
   generatedConfig: string;
   secretsFile: string;
@@ -84,13 +98,59 @@ export function urlsOf(model: StackModel): Record<string, string> {
   return urls;
 }
 
+/** Why the smoke job cannot run on this model (a part of the stack), or undefined when it can. */
+export function smokeJobBlocker(model: StackModel): string | undefined {
+  const needed = [
+    S.gateway,
+    S.objectStore,
+    S.airflowApi,
+    S.airflowScheduler,
+    S.airflowWorker,
+    S.reconstruction,
+    S.prometheus,
+  ];
+  const absent = needed.filter((n) => !model.services.some((s) => s.name === n));
+  return absent.length ? `the deployed part of the stack lacks ${absent.join(", ")}` : undefined;
+}
+
+/** The deployed stack as a client sees it: loopback ports of this model, the deployment's credentials. */
+function connectionOf(model: StackModel, secrets: Secrets, images: Map<string, string>): StackConnection {
+  const gatewayUrl = `http://127.0.0.1:${model.ports.gateway}`;
+  const api = model.services.find((s) => s.name === S.airflowApi);
+  const image = images.get(S.reconstruction);
+  return {
+    source: "deployment",
+    gatewayUrl,
+    s3: {
+      endpoint: `http://127.0.0.1:${model.ports.objectStore}`,
+      accessKey: secrets.objectstore_access_key,
+      secretKey: secrets.objectstore_secret_key,
+    },
+    airflow: {
+      baseUrl: `${gatewayUrl}/airflow`,
+      username: api?.environment["E2E3D_AIRFLOW_ADMIN_USER"] ?? "e2e3d-admin",
+      password: secrets.airflow_admin_password,
+    },
+    buckets: { ...model.buckets },
+    ...(image ? { reconstructionImage: image } : {}),
+    secrets: Object.values(secrets),
+  };
+}
+
 async function applyAndVerify(
   model: StackModel,
   files: ProjectFiles,
   secrets: Secrets,
   reporter: Reporter,
   options: DeployOptions,
-): Promise<{ health: ServiceHealth[]; smoke: SmokeResult[]; applied: boolean; upFailed?: string }> {
+  job?: { images: Map<string, string>; cacheDir: string },
+): Promise<{
+  health: ServiceHealth[];
+  smoke: SmokeResult[];
+  smokeJob?: SmokeJobResult;
+  applied: boolean;
+  upFailed?: string;
+}> {
   const upToDate = await alreadyUpToDate(model, files);
   reporter.step(
     `apply: ${upToDate ? "nothing changed, compose up not needed" : "compose up"} (project ${files.project})`,
@@ -110,7 +170,17 @@ async function applyAndVerify(
   const results = await smoke(model, files.project, secrets, reporter, {
     ...(options.smokeAttempts ? { attempts: options.smokeAttempts } : {}),
   });
-  return { health, smoke: results, applied: !upToDate };
+  if (!job || results.some((r) => !r.ok)) return { health, smoke: results, applied: !upToDate };
+  reporter.step("smoke job: a real reconstruction through the stack");
+  const smokeJob = await runSmokeJob({
+    connection: connectionOf(model, secrets, job.images),
+    reporter,
+    cacheDir: job.cacheDir,
+    ...(options.smokeJobTimeoutMs ? { timeoutMs: options.smokeJobTimeoutMs } : {}),
+  });
+  const check: SmokeResult = { check: "reconstruction job", ok: smokeJob.ok, detail: smokeJob.detail };
+  reporter.info(`${check.ok ? "ok  " : "FAIL"} ${check.check}: ${check.detail}`);
+  return { health, smoke: [...results, check], smokeJob, applied: !upToDate };
 }
 
 /**
@@ -198,7 +268,10 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
   const previous = lastSuccessful(state);
   const id = new Date().toISOString();
 
-  const attempt = await applyAndVerify(model, files, secrets, reporter, options);
+  const blocker = options.smokeJob ? smokeJobBlocker(model) : undefined;
+  if (blocker) reporter.warn(`smoke job skipped: ${blocker}`);
+  const job = options.smokeJob && !blocker ? { images, cacheDir: join(state.root, "smoke-job") } : undefined;
+  const attempt = await applyAndVerify(model, files, secrets, reporter, options, job);
   const failedSmoke = attempt.smoke.filter((s) => !s.ok);
   if (!attempt.upFailed && attempt.health.every((h) => h.ok) && failedSmoke.length === 0) {
     const after = await projectContainers(options.project);
@@ -227,7 +300,8 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
       services,
       urls: urlsOf(model),
       smoke: attempt.smoke,
-      notes: model.notes,
+      ...(attempt.smokeJob ? { smokeJob: attempt.smokeJob } : {}),
+      notes: blocker ? [...model.notes, `smoke job skipped (${blocker})`] : model.notes,
       generatedConfig: state.currentDir,
       secretsFile: state.secretsFile,
       generatedSecrets: generated.length,
@@ -240,6 +314,9 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
       attempt.upFailed,
       await describeFailures(attempt.health, reporter),
       ...failedSmoke.map((s) => `smoke ${s.check}: ${s.detail}`),
+      attempt.smokeJob?.logTail
+        ? `smoke job log tail (${attempt.smokeJob.failedStage}):\n${attempt.smokeJob.logTail}`
+        : "",
     ]
       .filter(Boolean)
       .join("\n"),
@@ -269,6 +346,8 @@ export async function deploy(options: DeployOptions): Promise<DeploySummary> {
   reporter.step(`rollback: to the images of the deployment of ${previous.at}`);
   const rollbackImages = new Map(model.services.map((s) => [s.name, previous.images[s.name] ?? images.get(s.name)!]));
   writeFiles(state.currentDir, renderAll(model, rollbackImages));
+  // The rollback is verified by health and the smoke checks; the smoke job is not run again (it proved nothing
+  // about the old images before either, and doubling its minutes would only delay the restored stack).
   const rollback = await applyAndVerify(model, files, secrets, reporter, options);
   const rolledBack = !rollback.upFailed && rollback.health.every((h) => h.ok) && rollback.smoke.every((s) => s.ok);
   if (rolledBack) {

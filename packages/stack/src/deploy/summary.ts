@@ -1,6 +1,19 @@
 // What a person reads at the end of a deploy: the outcome, what changed, where to open it, where the secrets are.
 // The full summary (JSON) is for machines; this is the same facts, short.
+import type { SmokeJobResult } from "../use/smoke-job.js";
 import type { DeploySummary } from "./deploy.js";
+
+/** One line for the functional smoke: what it proved (or the stage that failed) and how long each part took. */
+function smokeJobLine(job: SmokeJobResult): string {
+  const times = Object.entries(job.seconds)
+    .filter(([k]) => k !== "total")
+    .map(([k, v]) => `${k} ${v} s`)
+    .join(", ");
+  const what = job.ok
+    ? `reconstructed ${job.views} synthetic views: ${job.mesh?.faces ?? "?"} faces, F-score ${job.fscoreAt2pct?.toFixed(3)} at 2% (bar ${job.threshold}), metrics moved`
+    : `FAILED at ${job.failedStage}`;
+  return `  job      ${what}; ${job.seconds["total"] ?? "?"} s (${times})`;
+}
 
 export function renderDeploySummary(summary: DeploySummary, seconds?: number): string {
   const changes = new Map<string, number>();
@@ -16,6 +29,7 @@ export function renderDeploySummary(summary: DeploySummary, seconds?: number): s
     `${summary.outcome} ${summary.project} (${summary.profile} profile)${took}: ${summary.services.length} services${changed ? ` (${changed})` : ""}${summary.applied ? "" : "; nothing was touched"}`,
     `  smoke    ${passed}/${summary.smoke.length} checks passed`,
     ...summary.smoke.filter((c) => !c.ok).map((c) => `           failed: ${c.check}: ${c.detail}`),
+    ...(summary.smokeJob ? [smokeJobLine(summary.smokeJob)] : []),
     ...Object.entries(summary.urls).map(
       ([name, url], i) => `  ${i === 0 ? "open" : "    "}     ${name.padEnd(width)}  ${url}`,
     ),
