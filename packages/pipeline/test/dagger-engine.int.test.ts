@@ -72,7 +72,9 @@ describeUnless(skipReason)("Dagger engine against the lab", () => {
     expect(dagger.config.User).toBe(docker.config.User);
     expect(dagger.config.Cmd).toEqual(docker.config.Cmd);
     expect(dagger.config.Entrypoint ?? null).toEqual(docker.config.Entrypoint ?? null);
-    expect(dagger.config.WorkingDir ?? "").toBe(docker.config.WorkingDir ?? "");
+    // No WORKDIR: BuildKit's Dockerfile frontend in Docker leaves it unset, Dagger's writes "/"; both run in "/".
+    const workingDir = (config: { WorkingDir?: string }) => config.WorkingDir || "/";
+    expect(workingDir(dagger.config)).toBe(workingDir(docker.config));
     expect([...(dagger.config.Env ?? [])].sort()).toEqual([...(docker.config.Env ?? [])].sort());
     expect(dagger.config.Labels ?? {}).toEqual(docker.config.Labels ?? {});
     // Regular files and links, with owner, mode and content. Directories are left out: each engine writes the
@@ -173,12 +175,15 @@ describeUnless(skipReason)("Dagger engine against the lab", () => {
   it("an engine that does not answer is a clear error naming the fix", async () => {
     const saved = process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"];
     process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"] = "tcp://127.0.0.1:9";
+    // Nothing listens on port 9: the adapter's connect deadline, not the SDK's fixed 300 s, ends the wait.
+    process.env["E2E3D_DAGGER_CONNECT_TIMEOUT_S"] = "20";
     try {
       const error = await new DaggerEngine().describe(captureLogger().log).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(EngineError);
       expect((error as EngineError).message).toContain("no Dagger engine answers");
       expect((error as EngineError).hint).toContain("tools/lab/src/cli.ts up");
     } finally {
+      delete process.env["E2E3D_DAGGER_CONNECT_TIMEOUT_S"];
       if (saved === undefined) delete process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"];
       else process.env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"] = saved;
     }

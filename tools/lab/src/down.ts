@@ -3,13 +3,21 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { LabConfig } from "./config.js";
-import { labDockerdPid } from "./engine.js";
+import { stopEngineContainer } from "./dagger/index.js";
+import { findDockerClient, labDockerdPid } from "./engine.js";
 import { processAlive, waitFor } from "./exec.js";
 import type { Log } from "./progress.js";
 import { registryPaths, stopRegistry } from "./registries.js";
+import { readLabStateIfAny } from "./state.js";
 
 export async function labDown(config: LabConfig, log: Log): Promise<{ stopped: string[] }> {
   const stopped: string[] = [];
+  const state = await readLabStateIfAny(config.stateDir);
+  const docker = findDockerClient();
+  // Before dockerd: its cache volume stays, so the next `up` starts it with Dagger's layer cache intact.
+  if (state?.dagger && docker && (await stopEngineContainer(docker, state.dagger.container).catch(() => false))) {
+    stopped.push(`dagger engine (${state.dagger.container})`);
+  }
   for (const [role, address] of [
     ["upstream", config.upstream],
     ["private", config.private],

@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { labStateDir } from "./config.js";
+import { DaggerStateSchema } from "./dagger/index.js";
 import { LabStateError } from "./errors.js";
 
 export const LAB_STATE_FILE = "lab.json";
@@ -62,6 +63,8 @@ export const LabStateSchema = z.object({
     status: z.enum(["ready", "not available yet"]),
     images: z.array(StandInSchema),
   }),
+  /** The lab's Dagger engine; absent when E2E3D_LAB_DAGGER=off (the Dagger suites' skip check reads this key). */
+  dagger: DaggerStateSchema.optional(),
   grafana: z.string(),
   lastUp: z.object({
     at: z.string(),

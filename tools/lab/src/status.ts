@@ -1,5 +1,6 @@
 // `status`: lab.json plus whether each part answers right now.
 import { composeVersionFor } from "./compose.js";
+import { engineContainerRunning } from "./dagger/index.js";
 import { engineVersion, labDockerdPid } from "./engine.js";
 import { labRegistryPid, registryAnswers } from "./registries.js";
 import { manifestDigest } from "./registry-http.js";
@@ -12,6 +13,8 @@ export interface Liveness {
   private: { up: boolean; pid?: number };
   baseImage: { present: boolean };
   standIns: { name: string; present: boolean }[];
+  /** Whether the lab's Dagger engine container runs (absent when the lab has no Dagger engine). */
+  dagger?: { up: boolean };
 }
 
 export interface LabStatus extends LabState {
@@ -44,6 +47,9 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
       present: upstreamUp && (await present(image.reference, image.digest)),
     })),
   );
+  const daggerUp = state.dagger
+    ? await engineContainerRunning(state.engine.dockerClient, state.dagger.container)
+    : undefined;
   const dockerdPid = labDockerdPid(state.stateDir);
   const upstreamPid = labRegistryPid(state.registries.upstream);
   const privatePid = labRegistryPid(state.registries.private);
@@ -58,6 +64,7 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
     private: { up: privateUp, ...(privatePid ? { pid: privatePid } : {}) },
     baseImage: { present: basePresent },
     standIns,
+    ...(daggerUp === undefined ? {} : { dagger: { up: daggerUp } }),
   };
   const ready =
     live.engine.up &&
@@ -65,7 +72,8 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
     upstreamUp &&
     privateUp &&
     basePresent &&
-    standIns.every((image) => image.present);
+    standIns.every((image) => image.present) &&
+    (live.dagger?.up ?? true);
   return { ...state, live, ready };
 }
 
@@ -84,6 +92,9 @@ export function formatStatus(status: LabStatus): string {
           return `${mark(image.present)} stand-in   ${image.name}: ${reference}`;
         })
       : ["n/a  stand-ins  not available yet"]),
+    status.dagger
+      ? `${mark(status.live.dagger?.up ?? false)} dagger     ${status.dagger.engineVersion} in container ${status.dagger.container} (cli ${status.dagger.linked ?? status.dagger.cli})`
+      : "n/a  dagger     off (E2E3D_LAB_DAGGER=off): builds use the Docker engine",
     `n/a  grafana    ${status.grafana}`,
     status.ready ? "lab is ready" : "lab is NOT ready: run `npx tsx tools/lab/src/cli.ts up`",
   ];

@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { ensureBaseImage } from "./base-image.js";
 import { ensureCompose } from "./compose.js";
 import { formatAddress, type LabConfig } from "./config.js";
+import { ensureDaggerEngine } from "./dagger/index.js";
 import { ensureEngine } from "./engine.js";
 import { LabError } from "./errors.js";
 import { withUpLock } from "./lock.js";
@@ -19,7 +20,7 @@ export async function labUp(config: LabConfig, write?: Log): Promise<LabState> {
       hint: "set E2E3D_LAB_HOME to a directory you can write",
     });
   });
-  const progress = new Progress(5, write);
+  const progress = new Progress(6, write);
   return withUpLock(config.stateDir, progress.log, () => bringUp(config, progress, started));
 }
 
@@ -47,6 +48,17 @@ async function bringUp(config: LabConfig, progress: Progress, started: number): 
     const before = JSON.stringify(previous?.standIns.images ?? []);
     return { ...outcome, changed: outcome.value.status === "ready" && before !== JSON.stringify(outcome.value.images) };
   });
+  const dagger = await progress.step("dagger engine", () =>
+    ensureDaggerEngine(
+      {
+        docker: engine.dockerClient,
+        baseImage: baseImage.reference,
+        registries: [upstream, priv],
+        stateDir: config.stateDir,
+      },
+      log,
+    ),
+  );
 
   const state: LabState = {
     schemaVersion: 1,
@@ -59,6 +71,7 @@ async function bringUp(config: LabConfig, progress: Progress, started: number): 
     registries,
     baseImage,
     standIns,
+    ...(dagger ? { dagger } : {}),
     grafana: GRAFANA_NOTE,
     lastUp: { at: new Date(started).toISOString(), seconds: (Date.now() - started) / 1000, steps: progress.steps },
   };

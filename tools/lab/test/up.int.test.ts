@@ -28,6 +28,7 @@ describe("lab up / status", () => {
       "registries",
       "base image",
       "stand-in images",
+      "dagger engine",
     ]);
     expect(after.lastUp.steps.filter((step) => step.changed)).toEqual([]);
     expect(second.stderr).toContain("nothing to do, everything was in place");
@@ -53,8 +54,14 @@ describe("lab up / status", () => {
         upstream: { up: true },
         private: { up: true },
         baseImage: { present: true },
+        dagger: { up: true },
+      },
+      dagger: {
+        version: expect.stringMatching(/^v\d+\.\d+\.\d+$/),
+        container: expect.stringMatching(/^dagger-engine-v/),
       },
     });
+    expect(status.dagger.engineVersion).toBe(status.dagger.version);
     expect(result.code).toBe(status.ready ? 0 : 3);
   });
 });

@@ -7,6 +7,7 @@
 // converts the Dockerfile (auth attached only to the built container arrives too late for a private base). Cache:
 // the Dockerfiles' own `RUN --mount=type=cache` mounts live in the engine's cache under dockerBuild.
 import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { connection, ExecError as DaggerExecError, dag } from "@dagger.io/dagger";
 import { localCaCertificates, SYSTEM_CA_BUNDLE } from "../config.js";
@@ -14,6 +15,7 @@ import { ConfigError, EngineError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { RegistryCredentials } from "../registry.js";
 import { type DaggerConnection, prepareDaggerConnection } from "./dagger-cli.js";
+import { leakedBuildArgs } from "./dockerfile-env.js";
 import type { BuildRequest, Engine, PublishedImage } from "./engine.js";
 
 const TAIL_LINES = 60;
@@ -51,6 +53,7 @@ function findExecError(error: unknown): DaggerExecError | undefined {
 
 /** Turns an SDK failure into an EngineError naming the step (the failing RUN) and carrying its output's tail. */
 function toEngineError(error: unknown, request: BuildRequest, sink: LineSink, log: Logger): EngineError {
+  if (error instanceof DaggerConnectTimeoutError) return noEngineAnswers(error, sink, log);
   const exec = findExecError(error);
   const message = log.mask((error as Error).message ?? String(error));
   if (exec) {
@@ -83,6 +86,64 @@ function toEngineError(error: unknown, request: BuildRequest, sink: LineSink, lo
   });
 }
 
+/** How long the SDK may take to reach an engine (E2E3D_DAGGER_CONNECT_TIMEOUT_S, default 120 s). */
+export function connectDeadlineMs(env: NodeJS.ProcessEnv = process.env): number {
+  const seconds = Number(env["E2E3D_DAGGER_CONNECT_TIMEOUT_S"] ?? "120");
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new ConfigError(
+      `E2E3D_DAGGER_CONNECT_TIMEOUT_S=${env["E2E3D_DAGGER_CONNECT_TIMEOUT_S"]} is not a positive number of seconds`,
+      {
+        hint: "unset it (120 s) or give a positive number",
+      },
+    );
+  }
+  return seconds * 1000;
+}
+
+export class DaggerConnectTimeoutError extends Error {}
+
+function noEngineAnswers(error: unknown, sink: LineSink, log: Logger): EngineError {
+  return new EngineError(
+    `no Dagger engine answers: ${log.mask((error as Error).message)}`,
+    "dagger",
+    "connect",
+    sink.tail,
+    {
+      hint: "start the lab's engine (npx tsx tools/lab/src/cli.ts up) or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at a running engine",
+      cause: error,
+    },
+  );
+}
+
+/**
+ * connection() with a bound on reaching the engine. The SDK waits a fixed 300 s for its CLI session to connect (and
+ * the CLI retries an absent engine for up to 10 min), so a dead engine would hang a run for minutes; here the run
+ * fails once the deadline passes before the body started. The abandoned session process is killed by the SDK
+ * (execa's cleanup) when this process exits.
+ */
+async function connectWithin(body: () => Promise<void>, options: { LogOutput: Writable }): Promise<void> {
+  const deadlineMs = connectDeadlineMs();
+  let connected = false;
+  let timer: NodeJS.Timeout | undefined;
+  const session = connection(async () => {
+    connected = true;
+    if (timer) clearTimeout(timer);
+    await body();
+  }, options);
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      if (!connected) reject(new DaggerConnectTimeoutError(`the engine did not answer within ${deadlineMs / 1000}s`));
+    }, deadlineMs);
+    timer.unref();
+  });
+  session.catch(() => undefined); // after a timeout, its own late rejection is expected and not an error
+  try {
+    await Promise.race([session, deadline]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
 export class DaggerEngine implements Engine {
   readonly name = "dagger" as const;
   readonly #credentials: RegistryCredentials | undefined;
@@ -103,23 +164,14 @@ export class DaggerEngine implements Engine {
     const sink = new LineSink(log);
     let version = "";
     try {
-      await connection(
+      await connectWithin(
         async () => {
           version = await dag.version();
         },
         { LogOutput: sink },
       );
     } catch (error) {
-      throw new EngineError(
-        `no Dagger engine answers: ${log.mask((error as Error).message)}`,
-        "dagger",
-        "connect",
-        sink.tail,
-        {
-          hint: "start the lab's engine (npx tsx tools/lab/src/cli.ts up) or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at a running engine",
-          cause: error,
-        },
-      );
+      throw noEngineAnswers(error, sink, log);
     }
     if (version.replace(/^v/, "") !== how.sdkVersion) {
       throw new EngineError(
@@ -144,10 +196,18 @@ export class DaggerEngine implements Engine {
     if (request.sourceDateEpoch !== undefined)
       buildArgs.push({ name: "SOURCE_DATE_EPOCH", value: String(request.sourceDateEpoch) });
     const secrets = await readSecrets(request, log);
+    const dockerfileText = await readFile(join(request.contextDir, request.dockerfile), "utf8");
+    const leakedNames = new Set(
+      leakedBuildArgs(
+        dockerfileText,
+        buildArgs.map((arg) => arg.name),
+      ),
+    );
+    const leaked = buildArgs.filter((arg) => leakedNames.has(arg.name));
     let published = "";
     log.step(`build ${request.name} with dagger`);
     try {
-      await connection(
+      await connectWithin(
         async () => {
           if (request.noCache) {
             // dockerBuild has no no-cache switch and `noCache` on a host directory only re-reads the files: a cold
@@ -165,6 +225,10 @@ export class DaggerEngine implements Engine {
             // Mounted at /run/secrets/<name>: the name given to setSecret is the Dockerfile's secret id.
             secrets: secrets.map(([id, value]) => dag.setSecret(id, value)),
           });
+          // Only where the value is the build arg's: a same-named variable of the base image stays.
+          for (const { name, value } of leaked) {
+            if ((await image.envVariable(name)) === value) image = image.withoutEnvVariable(name);
+          }
           if (auth) image = auth(image);
           published = await image.publish(request.publishTo);
         },
@@ -176,7 +240,9 @@ export class DaggerEngine implements Engine {
     const digest = /@(sha256:[a-f0-9]{64})$/.exec(published)?.[1];
     if (!digest)
       throw new EngineError(`dagger published ${published} without a digest`, "dagger", "publish", sink.tail);
-    return { reference: published, digest };
+    // publish answers repo:tag@digest; the engine contract's reference is repo@digest (what the Docker path returns).
+    const repository = request.publishTo.replace(/:[^/:]+$/, "");
+    return { reference: `${repository}@${digest}`, digest };
   }
 
   /** withRegistryAuth for the registries the build pulls its base from and publishes to. */
