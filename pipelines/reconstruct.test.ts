@@ -1,5 +1,6 @@
 // The reconstruct entry point refuses bad arguments and bad folders with a clear message and exit 2, before it looks
-// for a stack; with no stack to use it says so and exits 1. (The runs themselves: reconstruct.int.test.ts.)
+// for a stack; with no stack to use it says so and exits 1. (The runs themselves, on the
+// deployed lab stack: packages/stack/test/fullstack.int.test.ts.)
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
