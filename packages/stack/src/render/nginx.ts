@@ -7,7 +7,16 @@ import type { StackModel } from "../model/types.js";
 /** Docker's embedded DNS server inside every user-defined network. */
 const DOCKER_DNS = "127.0.0.11";
 
-export function renderNginx(model: StackModel): string {
+export interface NginxOptions {
+  /**
+   * "docker-dns" (compose): resolved per request through Docker's DNS, so a recreated container's new address is
+   * found. "static" (Kubernetes): resolved once at start through the pod's resolv.conf; a Service's address is stable.
+   */
+  upstreams?: "docker-dns" | "static";
+}
+
+export function renderNginx(model: StackModel, options: NginxOptions = {}): string {
+  const dynamic = (options.upstreams ?? "docker-dns") === "docker-dns";
   const routes = model.services.flatMap((s) => s.routes.map((r) => ({ service: s.name, ...r })));
   const landing = routes.find((r) => r.prefix === "/airflow/") ?? routes[0];
   const locations = routes.map((r) => {
@@ -17,9 +26,9 @@ export function renderNginx(model: StackModel): string {
       `    # ${r.title}: ${r.service}:${r.port}${r.stripPrefix ? " (prefix stripped)" : " (knows its sub-path)"}`,
       `    location = ${bare} { return 301 ${r.prefix}; }`,
       `    location ${r.prefix} {`,
-      `      set ${variable} http://${r.service}:${r.port};`,
+      ...(dynamic ? [`      set ${variable} http://${r.service}:${r.port};`] : []),
       ...(r.stripPrefix ? [`      rewrite ^${bare}/(.*)$ /$1 break;`] : []),
-      `      proxy_pass ${variable};`,
+      `      proxy_pass ${dynamic ? variable : `http://${r.service}:${r.port}`};`,
       "      proxy_http_version 1.1;",
       "      proxy_set_header Host $http_host;",
       "      proxy_set_header X-Real-IP $remote_addr;",
@@ -58,8 +67,7 @@ http {
   server_tokens off;
   # Image sets are uploaded through the API.
   client_max_body_size 2g;
-  resolver ${DOCKER_DNS} valid=10s ipv6=off;
-
+${dynamic ? `  resolver ${DOCKER_DNS} valid=10s ipv6=off;\n` : ""}
   map $http_upgrade $connection_upgrade {
     default upgrade;
     '' close;
