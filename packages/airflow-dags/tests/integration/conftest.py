@@ -191,8 +191,8 @@ def airflow_workers(image, network, airflow_env, containers, airflow_services) -
         "PYTHONPATH": "/standin",
         "E2E3D_RECONSTRUCTION_API_CONTRACT": "/standin/api-contract.json",
     }
-    mounts = ["-v", f"{tests_dir}:/standin/tests:ro",
-              "-v", f"{REPO_ROOT / 'packages/reconstruction/api-contract.json'}:/standin/api-contract.json:ro"]  # fmt: skip
+    contract = REPO_ROOT / "packages/reconstruction/api-contract.json"
+    mounts = ["-v", f"{tests_dir}:/standin/tests:ro", "-v", f"{contract}:/standin/api-contract.json:ro"]
     # Healthy once it accepts connections: a stand-in that dies at import fails here with its log, not as a DAG
     # run that retries a missing host until the run's deadline.
     listening = "import socket; socket.create_connection(('127.0.0.1', 8000), 2)"
