@@ -52,12 +52,18 @@ describe("lab Dagger engine", () => {
     expect(args.join(" ")).toContain("--network host");
     expect(args).toContain("dagger-engine-v0.21.8:/var/lib/dagger");
     expect(args.at(-1)).toBe("sha256:abc");
-    expect(JSON.parse(engineConfig(["127.0.0.1:5101", "127.0.0.1:5102"]))).toEqual({
+    expect(JSON.parse(engineConfig(["127.0.0.1:5101", "127.0.0.1:5102"]))).toMatchObject({
       registries: {
         "127.0.0.1:5101": { http: true, insecure: true },
         "127.0.0.1:5102": { http: true, insecure: true },
       },
     });
+  });
+
+  it("keeps the engine's layer cache by absolute sizes, not a share of a nearly full disk", () => {
+    const { gc } = JSON.parse(engineConfig(["127.0.0.1:5101"])) as { gc: Record<string, string> };
+    expect(gc["reservedSpace"]).toMatch(/^\d+GB$/);
+    expect(Object.values(gc).some((value) => value.endsWith("%"))).toBe(false);
   });
 
   it("the wrapper sets the runner host and plain progress unless the caller set them, and passes arguments on", async () => {

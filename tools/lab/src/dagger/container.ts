@@ -17,7 +17,15 @@ export const LAB_LABEL = "dev.e2e3d.lab.dagger-engine";
  * engine in a bridge network would find its own loopback at 127.0.0.1, not the registries).
  */
 export function engineConfig(registries: string[]): string {
-  return `${JSON.stringify({ registries: Object.fromEntries(registries.map((r) => [r, { http: true, insecure: true }])) }, null, 2)}\n`;
+  const config = {
+    registries: Object.fromEntries(registries.map((r) => [r, { http: true, insecure: true }])),
+    // The engine's default cache policy keeps a share of the disk free. On a shared build machine whose disk is over
+    // 80% full it pruned every layer at the end of each session (seen: "dagql prune applied plan" after each build),
+    // so no Dagger rebuild ever hit its layer cache (bench: 85 s rebuild vs 88 s cold). Absolute sizes instead:
+    // the lab's images and their cache mounts fit in the reserved part, and are never reclaimed below it.
+    gc: { reservedSpace: "10GB", maxUsedSpace: "30GB", minFreeSpace: "5GB" },
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
 }
 
 /** `docker run` arguments: everything --privileged would give that the engine uses, minus CAP_SYS_RESOURCE. */
