@@ -109,7 +109,9 @@ export class Cluster {
         `--field-manager=${FIELD_MANAGER}`,
         // deploy owns these objects: a field someone changed by hand is taken back, as compose recreates a container.
         "--force-conflicts",
-        ...(options.dryRun ? ["--dry-run=server"] : []),
+        // PodSecurity only warns about a Deployment's pod template (it enforces on pods, which controllers create
+        // later): in the dry run a warning is a refusal, so a template that would never start a pod fails here.
+        ...(options.dryRun ? ["--dry-run=server", "--warnings-as-errors"] : []),
         "--namespace",
         this.namespace,
         "-f",

@@ -113,6 +113,9 @@ const namespaceManifest = (namespace: string) =>
       labels: {
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest",
+        // enforce checks pods; warn also checks the pod templates of Deployments, StatefulSets and Jobs at apply time.
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
       },
     },
   });
@@ -193,7 +196,7 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
       "cluster",
       `namespace ${options.namespace}`,
       "does not exist; a server-side dry run of namespaced objects needs it (a dry run creates nothing)",
-      `create it: kubectl create namespace ${options.namespace} && kubectl label namespace ${options.namespace} pod-security.kubernetes.io/enforce=restricted`,
+      `create it: kubectl create namespace ${options.namespace} && kubectl label namespace ${options.namespace} pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted`,
     );
   } else {
     reporter.info(`namespace ${options.namespace} does not exist yet: it is created first, then dry-run again`);
