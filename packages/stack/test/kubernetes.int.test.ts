@@ -207,6 +207,37 @@ describeUnless(deployReason)("deploy.ts --target kubernetes --dry-run on the pre
   });
 });
 
+describeUnless(deployReason)("deploy.ts --target kubernetes apply on the lab's API server (it runs no pods)", () => {
+  const namespace = uniqueProject("e2e3d-apply");
+  const kubectl = (...args: string[]) =>
+    sh(kube!.tools.kubectl, ["--kubeconfig", kube!.kubeconfig, "--namespace", namespace, ...args]);
+  afterAll(() => {
+    kubectl("delete", "namespace", namespace, "--wait=false");
+  });
+
+  it("applies namespace, Secret and objects, then fails the rollout at its deadline naming the workload", () => {
+    const result = deploy("lab", "--namespace", namespace, "--rollout-timeout", "15");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      /error: deploy failed: (Deployment|StatefulSet|Job)\/\S+; this is the first deployment, nothing to roll back to/,
+    );
+    expect(result.stderr).toMatch(/no pod exists for it/);
+    const labels = kubectl("get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}");
+    expect(labels.stdout).toMatch(/"pod-security.kubernetes.io\/enforce":"restricted"/);
+    const keys = kubectl("get", "secret", "e2e3d-secrets", "-o", "jsonpath={.data}");
+    expect(Object.keys(JSON.parse(keys.stdout) as object)).toContain("E2E3D_SECRET_POSTGRES_PASSWORD");
+    expect(kubectl("get", "deployment", "reconstruction", "-o", "name").stdout.trim()).toBe(
+      "deployment.apps/reconstruction",
+    );
+    // The Secret's values went in through stdin: none of them is in what deploy printed.
+    const secrets = readFileSync(join(work(), "state", "e2e3d-lab", "secrets.env"), "utf8");
+    for (const line of secrets.split("\n").filter((l) => l.startsWith("E2E3D_SECRET_"))) {
+      const value = line.slice(line.indexOf("=") + 1);
+      expect(result.stderr + result.stdout).not.toContain(value);
+    }
+  });
+});
+
 describeUnless(reason)("deploy.ts --target kubernetes refusals against the lab's API server", () => {
   const namespace = labelledNamespace();
 

@@ -163,6 +163,14 @@ export class Cluster {
       { timeoutMs: 30_000 },
     );
     const mine = events.stdout.split("\n").filter((l) => l.includes(object.name));
-    return [tail(pods.stdout || pods.stderr, 10), ...mine.slice(-8)].join("\n").trim();
+    const noPods = /No resources found/.test(pods.stdout + pods.stderr);
+    return [
+      noPods
+        ? "no pod exists for it: nothing created one (a cluster without a running controller manager, like the lab's API server, never does)"
+        : tail(pods.stdout || pods.stderr, 10),
+      ...mine.slice(-8),
+    ]
+      .join("\n")
+      .trim();
   }
 }
