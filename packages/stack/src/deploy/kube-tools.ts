@@ -74,9 +74,13 @@ export class Cluster {
     return r.code === 124 ? "no answer within 20s" : tail(r.stderr || r.stdout, 3).trim();
   }
 
-  async namespaceExists(): Promise<boolean> {
-    const r = await this.kubectl(["get", "namespace", this.namespace, "-o", "name"], { timeoutMs: 30_000 });
-    return r.code === 0;
+  /** The namespace's labels, or undefined when it does not exist. */
+  async namespaceLabels(): Promise<Record<string, string> | undefined> {
+    const r = await this.kubectl(["get", "namespace", this.namespace, "-o", "jsonpath={.metadata.labels}"], {
+      timeoutMs: 30_000,
+    });
+    if (r.code !== 0) return undefined;
+    return r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, string>) : {};
   }
 
   /** `helm lint --strict`: undefined when clean, else its output. */

@@ -184,7 +184,13 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
   for (const p of inspectSecrets(state.secretsFile).problems) add("secrets", state.secretsFile, p);
 
   reporter.step("preflight 5/5: server-side dry run of every object");
-  const namespaceExists = !unreachable && (await cluster.namespaceExists());
+  const labels = unreachable ? undefined : await cluster.namespaceLabels();
+  const namespaceExists = labels !== undefined;
+  if (labels && labels["pod-security.kubernetes.io/warn"] !== "restricted") {
+    reporter.warn(
+      `namespace ${options.namespace} is not labelled pod-security.kubernetes.io/warn=restricted: the dry run cannot hold the pod templates to PodSecurity restricted (kubectl label namespace ${options.namespace} pod-security.kubernetes.io/warn=restricted)`,
+    );
+  }
   if (unreachable || !manifest) {
     reporter.info("skipped: see the problems above");
   } else if (namespaceExists) {
