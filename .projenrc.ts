@@ -196,6 +196,9 @@ const run = (command: string, extra: TargetOptions = {}) => ({
   ...(extra.cache !== undefined ? { cache: extra.cache } : {}),
 });
 const labUp = { projects: ["lab"], target: "up" };
+// The lab's optional Kubernetes API server (etcd + kube-apiserver, kubectl, helm, kubeconform built from the Go module
+// proxy, cached): for suites that dry-run the chart against a real API server. Cold on 2 cores: see tools/lab/README.md.
+const labKubeUp = { projects: ["lab"], target: "kube-up" };
 // Suites that deploy the stack run against the prepared lab: lab up, lab lock, mirror and first-party images built
 // (pipelines/prepare.ts, idempotent), so no suite depends on another having run first. The others need the lab only.
 const prepared = { projects: ["pipelines"], target: "prepare" };
@@ -243,6 +246,8 @@ interface TsPackage {
   integration?: boolean;
   /** Its integration suites deploy the stack: they need the prepared lab, not just the lab. */
   deploysStack?: boolean;
+  /** Its integration suites also need the lab's Kubernetes API server (lab:kube-up). */
+  kube?: boolean;
 }
 const TS_PACKAGES: TsPackage[] = [
   {
@@ -262,6 +267,7 @@ const TS_PACKAGES: TsPackage[] = [
     workspaceDeps: ["oci"],
     integration: true,
     deploysStack: true,
+    kube: true,
   },
   {
     name: "testkit",
@@ -287,16 +293,19 @@ for (const pkg of TS_PACKAGES) {
     },
   });
   tsconfigFor(root);
-  nxProject(root, pkg.name, tsTargets(root, pkg.integration ?? false, [pkg.deploysStack ? prepared : labUp]), [
-    "lang:ts",
-  ]);
+  const needs: DependsOn = [pkg.deploysStack ? prepared : labUp, ...(pkg.kube ? [labKubeUp] : [])];
+  nxProject(root, pkg.name, tsTargets(root, pkg.integration ?? false, needs), ["lang:ts"]);
 }
 
 // The lab: brings up the engine, registries and stand-in images the pipelines and suites need.
 nxProject(
   "tools/lab",
   "lab",
-  { up: run("tsx tools/lab/src/cli.ts up", { cache: false }), ...tsTargets("tools/lab", true, ["up"]) },
+  {
+    up: run("tsx tools/lab/src/cli.ts up", { cache: false }),
+    "kube-up": run("tsx tools/lab/src/cli.ts kube up", { cache: false }),
+    ...tsTargets("tools/lab", true, ["up"]),
+  },
   ["lang:ts"],
 );
 tsconfigFor("tools/lab");

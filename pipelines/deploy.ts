@@ -9,17 +9,21 @@
 //   npx tsx pipelines/deploy.ts --lab --status          (exit 1 when the running stack is not as deployed)
 //   npx tsx pipelines/deploy.ts --profile production --smoke-job   (the functional smoke outside the lab)
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
+//   npx tsx pipelines/deploy.ts --target kubernetes [--kubeconfig <file>] [--dry-run]   (the Helm chart; see README)
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BuildReport, createLogger, prepareLabDelivery } from "@e2e3d/pipeline";
 import {
   buildModel,
   deploy,
+  deployKubernetes,
   down,
+  findKubeTools,
   formatError,
   PROFILES,
   type ProfileName,
   renderDeploySummary,
+  renderKubernetesSummary,
   renderStackStatus,
   StackError,
   stackStatus,
@@ -31,8 +35,15 @@ const labHome = env["E2E3D_LAB_HOME"]?.trim() || join(env["HOME"] ?? homedir(), 
 const defaultStateDir =
   env["E2E3D_DEPLOY_HOME"]?.trim() || join(env["HOME"] ?? homedir(), ".local", "state", "e2e3d-deploy");
 
+const TARGETS = ["compose", "kubernetes"] as const;
+/** Options that only mean something for one target: given for the other, they would silently do nothing. */
+const KUBERNETES_ONLY = ["chartDir", "kubeconfig", "namespace", "values", "dryRun", "rolloutTimeout"] as const;
+const COMPOSE_ONLY = ["status", "down", "only", "gatewayPort", "s3Port", "publicUrl", "smokeJob"] as const;
+const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 const program = new Command("deploy")
   .description("Deploy the E2E3D stack from pinned, mirrored images, and prove it works")
+  .addOption(new Option("--target <name>", "compose | kubernetes").choices(TARGETS).default("compose"))
   .addOption(new Option("--profile <name>", "production | lab | gpu").choices(PROFILES))
   .option("--lab", "shorthand for --profile lab (the default when no private registry is configured)")
   .option("--skip-prepare", "lab: deploy the given build report as is (no lab up, lock, mirror or build first)")
@@ -56,7 +67,26 @@ const program = new Command("deploy")
   .option("--status", "compare the running stack with the last deployment (exit 1 when it is not as deployed)")
   .option("--down", "stop and remove the stack (named volumes are kept)")
   .option("--volumes", "with --down: remove the named volumes too (DATA LOSS)")
+  .option(
+    "--chart-dir <dir>",
+    "kubernetes: where the chart is written (default: <state dir>/<project>/kubernetes/chart)",
+  )
+  .option("--kubeconfig <file>", "kubernetes: the cluster to apply to (default: $KUBECONFIG; without one: render only)")
+  .option("--namespace <name>", "kubernetes: the namespace (default: the project name)")
+  .option("--values <file>", "kubernetes: chart value overrides (YAML; checked like values.schema.json)")
+  .option("--dry-run", "kubernetes: preflight and a server-side dry run of every object; nothing is changed")
+  .option("--rollout-timeout <seconds>", "kubernetes: deadline of the rollout", (v) => Number(v))
   .action(async (opts) => {
+    const given = (keys: readonly string[]) => keys.filter((k) => opts[k] !== undefined);
+    const misplaced = given(opts.target === "kubernetes" ? COMPOSE_ONLY : KUBERNETES_ONLY);
+    if (misplaced.length > 0) {
+      throw new StackError(`${misplaced.map(flag).join(", ")} cannot be used with --target ${opts.target}`, {
+        hint:
+          opts.target === "kubernetes"
+            ? "these are compose options; for a cluster use kubectl (see README, Moving to Kubernetes)"
+            : "add --target kubernetes",
+      });
+    }
     const registryConfigured = Boolean(opts.registry ?? env["E2E3D_PRIVATE_REGISTRY"]?.trim());
     const profile: ProfileName = opts.lab ? "lab" : (opts.profile ?? (registryConfigured ? "production" : "lab"));
     const project: string = opts.project ?? (profile === "production" ? "e2e3d" : `e2e3d-${profile}`);
@@ -80,6 +110,22 @@ const program = new Command("deploy")
           `stopped and removed ${project}${opts.volumes ? ", volumes included" : " (volumes kept)"}\n`,
         );
       return;
+    }
+    const kubeconfig: string | undefined = opts.kubeconfig ?? (env["KUBECONFIG"]?.trim() || undefined);
+    if (opts.target === "kubernetes") {
+      if (opts.dryRun && !kubeconfig) {
+        throw new StackError("--dry-run needs a cluster to ask: no --kubeconfig and no KUBECONFIG", {
+          hint: "pass --kubeconfig <file> (the lab's: npx tsx tools/lab/src/cli.ts kube up, then kube env)",
+        });
+      }
+      if (opts.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(opts.namespace)) {
+        throw new StackError(`--namespace ${JSON.stringify(opts.namespace)} is not a Kubernetes namespace name`, {
+          hint: "lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit",
+        });
+      }
+      if (opts.rolloutTimeout !== undefined && !(opts.rolloutTimeout > 0)) {
+        throw new StackError("--rollout-timeout must be a positive number of seconds", { hint: "e.g. 600" });
+      }
     }
     let lockFile: string =
       opts.lock ?? (profile === "lab" ? join(labHome, "images.lock.json") : "docker/images.lock.json");
@@ -108,6 +154,26 @@ const program = new Command("deploy")
       };
     }
     const started = Date.now();
+    if (opts.target === "kubernetes") {
+      const summary = await deployKubernetes({
+        lockFile,
+        buildReport: opts.buildReport,
+        privateRegistry,
+        profile,
+        release: project,
+        namespace: opts.namespace ?? project,
+        stateDir: opts.stateDir,
+        ...(opts.chartDir ? { chartDir: resolve(opts.chartDir) } : {}),
+        ...(opts.values ? { valuesFile: resolve(opts.values) } : {}),
+        ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
+        tools: findKubeTools(labHome, env),
+        dryRun: Boolean(opts.dryRun),
+        ...(opts.rolloutTimeout ? { rolloutTimeoutS: opts.rolloutTimeout } : {}),
+      });
+      process.stderr.write(renderKubernetesSummary(summary, (Date.now() - started) / 1000));
+      if (wantsJson(opts)) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
     const summary = await deploy({
       lockFile,
       buildReport: opts.buildReport,

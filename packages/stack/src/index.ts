@@ -10,6 +10,14 @@ export {
 } from "./deploy/deploy.js";
 export { type ContainerState, logTail, projectContainers } from "./deploy/docker.js";
 export { serviceTimeoutS } from "./deploy/health.js";
+export { Cluster, FIELD_MANAGER, findKubeTools, type KubeTools, manifestObjects } from "./deploy/kube-tools.js";
+export {
+  deployKubernetes,
+  type KubernetesDeployOptions,
+  type KubernetesDeploySummary,
+  NO_KUBELET_NOTE,
+  renderKubernetesSummary,
+} from "./deploy/kubernetes.js";
 export { type Reporter, silentReporter, terminalReporter } from "./deploy/progress.js";
 export {
   compareWithRecord,
@@ -26,6 +34,7 @@ export { buildModel, checkModel, DEFAULT_PORTS, PROFILES } from "./model/profile
 export { BUCKETS, BUILD_NAMES, INTERNAL_PORTS, LOCK_NAMES, RECONSTRUCTION_DAG_ID, S } from "./model/services.js";
 export * from "./model/types.js";
 export { COMPOSE_FILE, METRICS, renderAll, renderConfigFiles, scrapeJobs } from "./render/index.js";
+export { KubernetesApplyError, KubernetesChartError, renderChart } from "./render/kubernetes/index.js";
 export {
   DEFAULT_CREDENTIALS,
   ensureSecrets,

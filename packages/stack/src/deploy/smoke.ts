@@ -47,7 +47,12 @@ export async function smoke(
   project: string,
   secrets: Secrets,
   reporter: Reporter,
-  options: { attempts?: number; delayMs?: number } = {},
+  options: {
+    attempts?: number;
+    delayMs?: number;
+    /** Runs `airflow dags list` in the api-server (default: docker exec in the compose project's container). */
+    execInAirflowApi?: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  } = {},
 ): Promise<SmokeResult[]> {
   const attempts = options.attempts ?? 20;
   const delayMs = options.delayMs ?? 3000;
@@ -137,11 +142,16 @@ export async function smoke(
       await eventually(
         `dag ${RECONSTRUCTION_DAG_ID} loaded`,
         async () => {
-          const api = (await projectContainers(project)).find(
-            (c) => c.service === S.airflowApi && c.status === "running",
-          );
-          if (!api) return { ok: false, detail: "no running api-server container" };
-          const r = await execIn(api.id, ["airflow", "dags", "list", "--output", "json"]);
+          const args = ["airflow", "dags", "list", "--output", "json"];
+          let r: { code: number; stdout: string; stderr: string };
+          if (options.execInAirflowApi) r = await options.execInAirflowApi(args);
+          else {
+            const api = (await projectContainers(project)).find(
+              (c) => c.service === S.airflowApi && c.status === "running",
+            );
+            if (!api) return { ok: false, detail: "no running api-server container" };
+            r = await execIn(api.id, args);
+          }
           const loaded = r.code === 0 && r.stdout.includes(`"${RECONSTRUCTION_DAG_ID}"`);
           return {
             ok: loaded,
