@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { ensurePackages, isRoot } from "./apt.js";
 import { CommandFailedError, ComposeUnavailableError, formatError, tail } from "./errors.js";
 import { run, safeRead, which } from "./exec.js";
+import { findGo, goCacheDir, goEnvironment } from "./go.js";
 import type { Log, StepOutcome } from "./progress.js";
 
 export const COMPOSE_MODULE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "compose");
@@ -99,10 +100,6 @@ function dockerClients(preferred: string): string[] {
   return [...new Set([preferred, ...(onPath ? [onPath] : [])])];
 }
 
-function findGo(): string | undefined {
-  return which("go") ?? which("/usr/local/go/bin/go");
-}
-
 const sourceHash = (moduleDir: string) =>
   createHash("sha256")
     .update(["go.mod", "go.sum", "main.go"].map((file) => safeRead(join(moduleDir, file))).join("\0"))
@@ -116,24 +113,16 @@ async function buildComposeV2(
   stateDir: string,
   log: Log,
 ): Promise<{ binary: string; seconds: number; cached: boolean }> {
-  const goDir = join(stateDir, "go");
   const outDir = join(stateDir, "compose");
   await mkdir(outDir, { recursive: true });
   const binary = join(outDir, `docker-compose-${version}-${sourceHash(COMPOSE_MODULE_DIR)}`);
   if (existsSync(binary)) return { binary, seconds: 0, cached: true };
   const logFile = join(outDir, "build.log");
-  const env = {
-    ...process.env,
-    GOPATH: join(goDir, "path"),
-    GOMODCACHE: join(goDir, "mod"),
-    GOCACHE: join(goDir, "cache"),
-    // Build with the Go found here; never download a toolchain.
-    GOTOOLCHAIN: "local",
-    GOFLAGS: "-mod=readonly -buildvcs=false",
-    CGO_ENABLED: "0",
-  };
+  const env = goEnvironment(stateDir);
   const ldflags = `-s -w -X main.composeVersion=${version} -X github.com/docker/compose/v2/internal.Version=${version}`;
-  log(`building Docker Compose ${version} from the Go module proxy (cached in ${goDir}; log: ${logFile})`);
+  log(
+    `building Docker Compose ${version} from the Go module proxy (cached in ${goCacheDir(stateDir)}; log: ${logFile})`,
+  );
   const started = Date.now();
   const heartbeat = setInterval(
     () => log(`still building compose (${Math.round((Date.now() - started) / 1000)}s)`),

@@ -17,7 +17,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { requiredGoVersion, versionAtLeast } from "../compose.js";
 import { CommandFailedError, LabError, tail } from "../errors.js";
-import { run, safeRead, which } from "../exec.js";
+import { run, safeRead } from "../exec.js";
+import { findGo, goEnvironment } from "../go.js";
 import type { Log } from "../progress.js";
 
 export const DAGGER_MODULE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "dagger");
@@ -75,25 +76,6 @@ export interface DaggerBinaries {
   dialStdio: string;
   /** Seconds the build took; 0 when the binaries for this hash were already there. */
   seconds: number;
-}
-
-const goEnvironment = (stateDir: string, cgo: boolean): NodeJS.ProcessEnv => {
-  const goDir = join(stateDir, "go");
-  return {
-    ...process.env,
-    GOPATH: join(goDir, "path"),
-    GOMODCACHE: join(goDir, "mod"),
-    GOCACHE: join(goDir, "cache"),
-    GOTOOLCHAIN: "local",
-    GOFLAGS: "-mod=readonly -buildvcs=false",
-    // The engine and CLI link tree-sitter grammars (C, through cgo); dagger-init runs in every container the engine
-    // starts, whatever its libc, so it is static.
-    CGO_ENABLED: cgo ? "1" : "0",
-  };
-};
-
-export function findGo(): string | undefined {
-  return which("go") ?? which("/usr/local/go/bin/go");
 }
 
 async function goVersionOf(go: string | undefined): Promise<string | undefined> {
@@ -182,7 +164,13 @@ async function goBuild(
   logFile: string,
   args: string[],
 ): Promise<void> {
-  const result = await run(go, ["build", "-trimpath", ...args], { cwd, env: goEnvironment(stateDir, cgo), logFile });
+  // cgo: the engine and CLI link tree-sitter grammars (C); dagger-init runs in every container the engine starts,
+  // whatever its libc, so it is built static.
+  const result = await run(go, ["build", "-trimpath", ...args], {
+    cwd,
+    env: goEnvironment(stateDir, { cgo }),
+    logFile,
+  });
   if (result.code !== 0) {
     throw new CommandFailedError(`building the lab's Dagger failed (go build, exit ${result.code})`, {
       context: { module: cwd, packages: args.filter((arg) => arg.startsWith("github.com/")).join(" "), log: logFile },
@@ -196,7 +184,7 @@ async function goBuild(
 async function moduleDir(go: string, release: string, stateDir: string, logFile: string): Promise<string> {
   const result = await run(go, ["mod", "download", "-json", release], {
     cwd: stateDir, // outside any module: `go mod download mod@version` needs no go.mod
-    env: { ...goEnvironment(stateDir, false), GOFLAGS: "-buildvcs=false" },
+    env: { ...goEnvironment(stateDir), GOFLAGS: "-buildvcs=false" },
   });
   const parsed = result.code === 0 ? (JSON.parse(result.stdout) as { Dir?: string; Error?: string }) : undefined;
   if (!parsed?.Dir) {

@@ -14,7 +14,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { requiredGoVersion, versionAtLeast } from "../compose.js";
 import { CommandFailedError, LabError, tail } from "../errors.js";
-import { run, safeRead, which } from "../exec.js";
+import { run, safeRead } from "../exec.js";
+import { findGo, goEnvironment } from "../go.js";
 import type { Log } from "../progress.js";
 
 export const KUBE_MODULES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "kube");
@@ -93,21 +94,6 @@ export function kubeTools(): GoTool[] {
   ];
 }
 
-export const goEnvironment = (stateDir: string): NodeJS.ProcessEnv => {
-  const goDir = join(stateDir, "go");
-  return {
-    ...process.env,
-    GOPATH: join(goDir, "path"),
-    GOMODCACHE: join(goDir, "mod"),
-    GOCACHE: join(goDir, "cache"),
-    // Build with the Go found here; never download a toolchain.
-    GOTOOLCHAIN: "local",
-    GOFLAGS: "-mod=readonly -buildvcs=false",
-    // Static binaries: no C toolchain needed, nothing to match on the machine that runs them.
-    CGO_ENABLED: "0",
-  };
-};
-
 const toolHash = (tool: GoTool) =>
   createHash("sha256")
     .update(
@@ -117,10 +103,6 @@ const toolHash = (tool: GoTool) =>
     )
     .digest("hex")
     .slice(0, 16);
-
-export function findGo(): string | undefined {
-  return which("go") ?? which("/usr/local/go/bin/go");
-}
 
 async function checkGo(go: string | undefined, moduleDir: string): Promise<string> {
   const needed = requiredGoVersion(moduleDir);

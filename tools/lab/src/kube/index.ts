@@ -11,9 +11,10 @@ import { ensurePackages } from "../apt.js";
 import type { LabConfig } from "../config.js";
 import { LabStateError } from "../errors.js";
 import { run } from "../exec.js";
+import { findGo, goEnvironment } from "../go.js";
 import { withLock } from "../lock.js";
 import { type Log, Progress } from "../progress.js";
-import { ensureKubeTools, findGo, goEnvironment, KUBE_MODULES_DIR, swaggerPath } from "./build.js";
+import { ensureKubeTools, KUBE_MODULES_DIR, swaggerPath } from "./build.js";
 import {
   apiserverReady,
   daemonPaths,
