@@ -15,7 +15,7 @@ import { S } from "../model/services.js";
 import type { PortPlan, ProfileName, StackModel } from "../model/types.js";
 import { renderAll } from "../render/index.js";
 import { ensureSecrets, type Secrets } from "../secrets.js";
-import type { StackConnection } from "../use/connection.js";
+import { deploymentConnection, type StackConnection } from "../use/connection.js";
 import { runSmokeJob, type SmokeJobResult } from "../use/smoke-job.js";
 import { composeConfigHashes, composeDown, composeUp, type ProjectFiles } from "./compose-cli.js";
 import { logTail, projectContainers } from "./docker.js";
@@ -115,26 +115,13 @@ export function smokeJobBlocker(model: StackModel): string | undefined {
 
 /** The deployed stack as a client sees it: loopback ports of this model, the deployment's credentials. */
 function connectionOf(model: StackModel, secrets: Secrets, images: Map<string, string>): StackConnection {
-  const gatewayUrl = `http://127.0.0.1:${model.ports.gateway}`;
-  const api = model.services.find((s) => s.name === S.airflowApi);
-  const image = images.get(S.reconstruction);
-  return {
-    source: "deployment",
-    gatewayUrl,
-    s3: {
-      endpoint: `http://127.0.0.1:${model.ports.objectStore}`,
-      accessKey: secrets.objectstore_access_key,
-      secretKey: secrets.objectstore_secret_key,
-    },
-    airflow: {
-      baseUrl: `${gatewayUrl}/airflow`,
-      username: api?.environment["E2E3D_AIRFLOW_ADMIN_USER"] ?? "e2e3d-admin",
-      password: secrets.airflow_admin_password,
-    },
-    buckets: { ...model.buckets },
-    ...(image ? { reconstructionImage: image } : {}),
-    secrets: Object.values(secrets),
-  };
+  return deploymentConnection({
+    model,
+    secrets,
+    gatewayUrl: `http://127.0.0.1:${model.ports.gateway}`,
+    s3Endpoint: `http://127.0.0.1:${model.ports.objectStore}`,
+    reconstructionImage: images.get(S.reconstruction),
+  });
 }
 
 async function applyAndVerify(

@@ -9,8 +9,8 @@ import { projectContainers } from "../deploy/docker.js";
 import { lastSuccessful, projectState } from "../deploy/state.js";
 import { buildModel } from "../model/profiles.js";
 import { BUCKETS, INTERNAL_PORTS, S } from "../model/services.js";
-import type { ProfileName } from "../model/types.js";
-import { readSecrets } from "../secrets.js";
+import type { ProfileName, StackModel } from "../model/types.js";
+import { readSecrets, type Secrets } from "../secrets.js";
 import type { AirflowOptions } from "./airflow.js";
 import { InputError, UseError } from "./errors.js";
 import type { S3Connection } from "./s3.js";
@@ -148,15 +148,34 @@ export async function connectionFromDeployment(stateDir: string, projectName?: s
       hint: "deploy it again (npx tsx pipelines/deploy.ts), or see what is wrong with npx tsx pipelines/deploy.ts --status",
     });
   }
-  const gatewayUrl = `http://${loopback(gateway.hostIp)}:${gateway.hostPort}`;
+  return deploymentConnection({
+    model,
+    secrets,
+    project,
+    gatewayUrl: `http://${loopback(gateway.hostIp)}:${gateway.hostPort}`,
+    s3Endpoint: `http://${loopback(s3.hostIp)}:${s3.hostPort}`,
+    reconstructionImage:
+      record?.images[S.reconstruction] ?? containers.find((c) => c.service === S.reconstruction)?.image,
+  });
+}
+
+/** A deployment of `model` as a client sees it: where its gateway and S3 API answer, and the deployment's credentials. */
+export function deploymentConnection(parts: {
+  model: StackModel;
+  secrets: Secrets;
+  gatewayUrl: string;
+  s3Endpoint: string;
+  reconstructionImage?: string | undefined;
+  project?: string | undefined;
+}): StackConnection {
+  const { model, secrets, gatewayUrl } = parts;
   const api = model.services.find((s) => s.name === S.airflowApi);
-  const image = record?.images[S.reconstruction] ?? containers.find((c) => c.service === S.reconstruction)?.image;
   return {
     source: "deployment",
-    project,
+    ...(parts.project ? { project: parts.project } : {}),
     gatewayUrl,
     s3: {
-      endpoint: `http://${loopback(s3.hostIp)}:${s3.hostPort}`,
+      endpoint: parts.s3Endpoint,
       accessKey: secrets.objectstore_access_key,
       secretKey: secrets.objectstore_secret_key,
     },
@@ -166,7 +185,7 @@ export async function connectionFromDeployment(stateDir: string, projectName?: s
       password: secrets.airflow_admin_password,
     },
     buckets: { ...model.buckets },
-    ...(image ? { reconstructionImage: image } : {}),
+    ...(parts.reconstructionImage ? { reconstructionImage: parts.reconstructionImage } : {}),
     secrets: Object.values(secrets),
   };
 }
