@@ -2,7 +2,7 @@
 // module proxy and runs the engine with host networking, so it reaches this test's throwaway registry on loopback),
 // or the session of `dagger run`. The engine is probed for real before anything runs; where none answers the
 // suites are skipped with the probe's answer printed (and CI's skip check refuses that skip when the lab has an engine).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { DaggerEngine } from "../src/engines/dagger.js";
 import { daggerSdkVersion } from "../src/engines/dagger-cli.js";
 import { DockerEngine } from "../src/engines/docker.js";
 import type { BuildRequest, Engine } from "../src/engines/engine.js";
+import { onPath } from "../src/engines/select.js";
 import { EngineError } from "../src/errors.js";
 import { ImageRegistry, splitRepository } from "../src/registry.js";
 import { seedBaseAndLock } from "../src/testing/lab-fixture.js";
@@ -83,6 +84,30 @@ describeUnless(skipReason)("Dagger engine against the lab", () => {
       Object.fromEntries([...image.files].filter(([, file]) => file.type !== "directory"));
     expect(entries(dagger)).toEqual(entries(docker));
     expect(dagger.files.get("opt/app/greeting")?.text).toBe("same\n");
+  });
+
+  it("under `dagger run`, connects through the session it opened (not a CLI of its own) and publishes", async () => {
+    const cli = process.env["_EXPERIMENTAL_DAGGER_CLI_BIN"] ?? onPath("dagger");
+    expect(cli, "a dagger CLI (the lab links one as /usr/local/bin/dagger)").toBeDefined();
+    const env = { ...process.env };
+    delete env["DAGGER_SESSION_PORT"];
+    delete env["DAGGER_SESSION_TOKEN"];
+    delete env["_EXPERIMENTAL_DAGGER_CLI_BIN"];
+    const publishTo = `${bench.registry.address}/e2e3d/session:in-test`;
+    const script = join(import.meta.dirname, "support", "session-build.ts");
+    const result = spawnSync(cli!, ["run", "npx", "tsx", script, join(bench.contexts, "app"), bench.base, publishTo], {
+      encoding: "utf8",
+      env,
+      timeout: 600_000,
+    });
+    expect(result.status, `${result.stdout}\n${result.stderr.slice(-4000)}`).toBe(0);
+    const line = result.stdout.split("\n").find((l) => l.startsWith("{"));
+    const published = JSON.parse(line ?? "{}") as { via: string; description: string; digest: string };
+    expect(published.via).toBe("session");
+    expect(published.description).toContain("through the dagger run session");
+    expect(await bench.client.head(splitRepository(`${bench.registry.address}/e2e3d/session`), "in-test")).toBe(
+      published.digest,
+    );
   });
 
   it("with registry credentials, pulls a private bench.base and pushes to a registry that requires them", async () => {
