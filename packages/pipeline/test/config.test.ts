@@ -67,7 +67,7 @@ describe("configuration", () => {
 });
 
 describe("engine selection", () => {
-  it("auto picks Dagger in a session or with a CLI on PATH, Docker otherwise; explicit choices win", async () => {
+  it("auto picks Dagger in a session or with a CLI named or on PATH, Docker otherwise; explicit choices win", async () => {
     expect(selectEngine("auto", { PATH: "" }).name).toBe("docker");
     expect(selectEngine("auto", { PATH: "", DAGGER_SESSION_PORT: "1234" }).name).toBe("dagger");
     await writeFile(join(home, "dagger"), "#!/bin/sh\n", { mode: 0o755 });
@@ -75,6 +75,11 @@ describe("engine selection", () => {
       name: "dagger",
       reason: expect.stringContaining(home),
     });
+    expect(selectEngine("auto", { PATH: "", _EXPERIMENTAL_DAGGER_CLI_BIN: join(home, "dagger") })).toMatchObject({
+      name: "dagger",
+      reason: expect.stringContaining("_EXPERIMENTAL_DAGGER_CLI_BIN"),
+    });
+    expect(selectEngine("auto", { PATH: "", _EXPERIMENTAL_DAGGER_CLI_BIN: join(home, "absent") }).name).toBe("docker");
     expect(selectEngine("docker", { DAGGER_SESSION_PORT: "1" }).name).toBe("docker");
     expect(selectEngine("dagger", { PATH: "" }).name).toBe("dagger");
   });

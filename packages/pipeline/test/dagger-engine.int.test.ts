@@ -10,7 +10,7 @@ import { clientFromEnv } from "@e2e3d/oci";
 import { expect, it } from "vitest";
 import { describeUnless } from "../../../tools/skips/src/skip.js";
 import { DaggerEngine } from "../src/engines/dagger.js";
-import { daggerSdkVersion } from "../src/engines/dagger-cli.js";
+import { DaggerUnavailableError, daggerSdkVersion } from "../src/engines/dagger-cli.js";
 import { DockerEngine } from "../src/engines/docker.js";
 import type { BuildRequest, Engine } from "../src/engines/engine.js";
 import { onPath } from "../src/engines/select.js";
@@ -29,7 +29,13 @@ async function daggerSkipReason(): Promise<string | undefined> {
     await new DaggerEngine().describe(captureLogger().log);
     return undefined;
   } catch (error) {
-    return `no Dagger engine answers: ${(error as Error).message.split("\n")[0]}`;
+    // Only an absent engine or CLI is a reason to skip. A CLI/SDK/engine version mismatch, or any other failure, is
+    // what this suite exists to catch: the suites run and fail with it.
+    const message = (error as Error).message.split("\n")[0] ?? "";
+    const absent =
+      (error instanceof DaggerUnavailableError && message.startsWith("no Dagger session and no dagger CLI")) ||
+      (error instanceof EngineError && message.startsWith("no Dagger engine answers"));
+    return absent ? `no Dagger engine answers: ${message}` : undefined;
   }
 }
 

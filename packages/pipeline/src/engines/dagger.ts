@@ -6,22 +6,19 @@
 // never a plain string, registered with the session BEFORE dockerBuild, because 0.21 resolves `FROM` while it
 // converts the Dockerfile (auth attached only to the built container arrives too late for a private base). Cache:
 // the Dockerfiles' own `RUN --mount=type=cache` mounts live in the engine's cache under dockerBuild.
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { connection, ExecError as DaggerExecError, dag } from "@dagger.io/dagger";
-import { localCaCertificates, SYSTEM_CA_BUNDLE } from "../config.js";
 import { ConfigError, EngineError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { RegistryCredentials } from "../registry.js";
 import { type DaggerConnection, prepareDaggerConnection } from "./dagger-cli.js";
+import { readDaggerSecrets } from "./dagger-secrets.js";
 import { leakedBuildArgs } from "./dockerfile-env.js";
 import type { BuildRequest, Engine, PublishedImage } from "./engine.js";
 
 const TAIL_LINES = 60;
-
-/** setSecret's documented plaintext limit; larger build secrets are refused before any engine work. */
-export const DAGGER_SECRET_LIMIT_BYTES = 128_000;
 
 /** Forwards the engine's progress output to our logger line by line (masked there), keeping a tail for errors. */
 class LineSink extends Writable {
@@ -124,15 +121,21 @@ function noEngineAnswers(error: unknown, sink: LineSink, log: Logger): EngineErr
 async function connectWithin(body: () => Promise<void>, options: { LogOutput: Writable }): Promise<void> {
   const deadlineMs = connectDeadlineMs();
   let connected = false;
+  // Set when the deadline passed first: a session that connects later must not run the body (it would build and
+  // publish an image already reported as failed, and reset the SDK's global client under the next build).
+  let abandoned = false;
   let timer: NodeJS.Timeout | undefined;
   const session = connection(async () => {
+    if (abandoned) return;
     connected = true;
     if (timer) clearTimeout(timer);
     await body();
   }, options);
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      if (!connected) reject(new DaggerConnectTimeoutError(`the engine did not answer within ${deadlineMs / 1000}s`));
+      if (connected) return;
+      abandoned = true;
+      reject(new DaggerConnectTimeoutError(`the engine did not answer within ${deadlineMs / 1000}s`));
     }, deadlineMs);
     timer.unref();
   });
@@ -195,7 +198,7 @@ export class DaggerEngine implements Engine {
     const buildArgs = Object.entries(request.buildArgs).map(([name, value]) => ({ name, value }));
     if (request.sourceDateEpoch !== undefined)
       buildArgs.push({ name: "SOURCE_DATE_EPOCH", value: String(request.sourceDateEpoch) });
-    const secrets = await readSecrets(request, log);
+    const secrets = await readDaggerSecrets(request.secrets ?? {}, log);
     const dockerfileText = await readFile(join(request.contextDir, request.dockerfile), "utf8");
     const leakedNames = new Set(
       leakedBuildArgs(
@@ -260,39 +263,4 @@ export class DaggerEngine implements Engine {
       return out;
     };
   }
-}
-
-/**
- * Reads the build's secret files. A file above setSecret's limit is refused before any engine work, except the CA
- * bundle: the whole system bundle (about 220 kB on Debian) is more than a build behind a TLS-inspecting proxy needs,
- * which is the CA(s) this machine added (the image trusts the public ones itself), so those are passed instead.
- */
-async function readSecrets(request: BuildRequest, log: Logger): Promise<[string, string][]> {
-  const secrets: [string, string][] = [];
-  for (const [id, file] of Object.entries(request.secrets ?? {})) {
-    const size = (await stat(file)).size;
-    if (size <= DAGGER_SECRET_LIMIT_BYTES) {
-      secrets.push([id, await readFile(file, "utf8")]);
-      continue;
-    }
-    const local = id === "ca_bundle" && file === SYSTEM_CA_BUNDLE ? localCaCertificates() : undefined;
-    if (local && Buffer.byteLength(local.text) <= DAGGER_SECRET_LIMIT_BYTES) {
-      log.info(
-        `build secret ca_bundle: ${file} is ${size} bytes, over Dagger's setSecret limit; passing the ${local.files.length} CA file(s) this machine added (${local.files.join(", ")}) instead`,
-      );
-      secrets.push([id, local.text]);
-      continue;
-    }
-    throw new ConfigError(
-      `build secret ${id} (${file}) is ${size} bytes; Dagger's setSecret takes at most ${DAGGER_SECRET_LIMIT_BYTES}`,
-      {
-        context: { secret: id, file, bytes: size },
-        hint:
-          id === "ca_bundle"
-            ? "name only the CA(s) the build needs (e.g. your proxy's CA file) with E2E3D_CA_BUNDLE=<file>, or turn it off with E2E3D_CA_BUNDLE="
-            : "pass a smaller file",
-      },
-    );
-  }
-  return secrets;
 }
