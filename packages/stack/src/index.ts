@@ -75,7 +75,17 @@ export {
 export { checkPlyMesh, type MeshInfo } from "./use/mesh.js";
 export { queryPrometheus, queryScalar, type Sample } from "./use/prometheus.js";
 export { DAG_TASKS, fetchMesh, getJob, runReconstruction } from "./use/reconstruct.js";
-export { getObject, headObject, listObjects, putObject, type S3Connection, signV4 } from "./use/s3.js";
+export {
+  getObject,
+  headObject,
+  listObjects,
+  parseS3Uri,
+  putObject,
+  type S3Connection,
+  type S3Uri,
+  s3Request,
+  signV4,
+} from "./use/s3.js";
 export {
   runSmokeJob,
   SMOKE_MIN_FSCORE_AT_2PCT,

@@ -22,6 +22,8 @@ import {
   down,
   ensureSecrets,
   generateSyntheticSet,
+  headObject,
+  parseS3Uri,
   RECONSTRUCTION_DAG_ID,
   RunFailedError,
   reconstructFolder,
@@ -30,6 +32,7 @@ import {
   SMOKE_OPTIONS,
   SMOKE_VIEWS,
   type StackConnection,
+  s3Request,
   silentReporter,
   terminalReporter,
   UseError,
@@ -164,6 +167,7 @@ describeUnless(reason)("full lab stack", () => {
   });
 
   let first: { runId: string; jobId: string } | undefined;
+  let firstOutput = "";
 
   it("reconstructs a folder with pipelines/reconstruct.ts: mesh written, quality printed, JSON", {
     timeout: 15 * 60_000,
@@ -206,6 +210,7 @@ describeUnless(reason)("full lab stack", () => {
     const job = (await (await fetch(`${up().gatewayUrl}/api/v1/jobs/${result.jobId}`)).json()) as { state: string };
     expect(job.state).toBe("succeeded");
     first = { runId: result.runId, jobId: result.jobId };
+    firstOutput = result.output;
   });
 
   it("finds the same run when the same folder is given again: nothing uploaded, no second job", async () => {
@@ -233,6 +238,28 @@ describeUnless(reason)("full lab stack", () => {
     // The smoke job's and this run's: two jobs in all on this fresh stack.
     expect(jobs.filter((j) => j.idempotency_key === first!.runId)).toHaveLength(1);
     expect(jobs).toHaveLength(2);
+  });
+
+  it("starts another attempt when the run it finds succeeded but its outputs were removed since", {
+    timeout: 15 * 60_000,
+  }, async () => {
+    if (!first) throw new Error("the first run did not finish");
+    const { bucket, prefix } = parseS3Uri(firstOutput);
+    await s3Request(up().s3, { method: "DELETE", bucket, key: `${prefix}_SUCCESS` });
+    const r = await reconstructCli([
+      join(set, "images"),
+      "--out",
+      join(work, "after-removal.ply"),
+      "--options",
+      JSON.stringify(SMOKE_OPTIONS),
+      "--state-dir",
+      stateDir,
+      "--json",
+    ]);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ reused: false, attempt: 2, runId: `${first.runId}-a2` });
+    expect(r.stderr).toContain(`run ${first.runId} for this image set succeeded, but its outputs are gone`);
+    expect(await headObject(up().s3, bucket, `${prefix}_SUCCESS`)).toBeDefined();
   });
 
   it("names the stage a failed run stopped at, with the task's log", { timeout: 10 * 60_000 }, async () => {

@@ -296,6 +296,14 @@ describe("connection from the environment", () => {
     expect(err.message).not.toMatch(/E2E3D_S3_SECRET_KEY/);
     expect(`${err.message}${err.hint}`).not.toContain("s3-secret-value");
   });
+
+  it("refuses an S3 endpoint with a path (path-style requests start at /<bucket>; the path would be dropped)", () => {
+    const err = errorOf(() => connectionFromEnv({ ...full, E2E3D_S3_ENDPOINT: "https://gateway.example.com/s3" }));
+    expect(err.message).toMatch(/E2E3D_S3_ENDPOINT must be an http\(s\):\/\/ origin without a path/);
+    expect(connectionFromEnv({ ...full, E2E3D_S3_ENDPOINT: "http://127.0.0.1:9000/" }).s3.endpoint).toBe(
+      "http://127.0.0.1:9000",
+    );
+  });
 });
 
 describe("choosing a deployment", () => {

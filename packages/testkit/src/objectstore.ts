@@ -9,6 +9,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { parseS3Uri } from "@e2e3d/stack";
 import { StepError } from "./errors.js";
 import { note, phase } from "./phases.js";
 
@@ -30,18 +31,8 @@ export function objectStore(endpoint: string, accessKey: string, secretKey: stri
   return { client: new S3Client(config), endpoint };
 }
 
-export interface S3Uri {
-  bucket: string;
-  /** Without a leading slash; ends with "/" unless empty. */
-  prefix: string;
-}
-
-export function parseS3Uri(uri: string): S3Uri {
-  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!match) throw new StepError(`not an s3:// URI: ${uri}`, { hint: "write s3://bucket/prefix/" });
-  const prefix = match[2] ?? "";
-  return { bucket: match[1]!, prefix: prefix && !prefix.endsWith("/") ? `${prefix}/` : prefix };
-}
+// One parser for s3:// URIs, the stack client's (the suites and the users' command read them alike).
+export { parseS3Uri, type S3Uri } from "@e2e3d/stack";
 
 const contentType = (name: string) =>
   /\.jpe?g$/i.test(name) ? "image/jpeg" : /\.png$/i.test(name) ? "image/png" : "application/octet-stream";

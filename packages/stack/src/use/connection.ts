@@ -47,9 +47,15 @@ const httpUrl = z
   .trim()
   .regex(/^https?:\/\/[^\s/]+(\/.*)?$/, "must be an http(s):// URL")
   .transform((u) => u.replace(/\/+$/, ""));
+// Path-style S3 requests (and their signatures) start at /<bucket>: an endpoint with a path would be dropped silently.
+const s3Origin = z
+  .string()
+  .trim()
+  .regex(/^https?:\/\/[^\s/]+\/?$/, "must be an http(s):// origin without a path (e.g. http://host:9000)")
+  .transform((u) => u.replace(/\/+$/, ""));
 const EnvConnection = z.object({
   [CONNECTION_ENV.gatewayUrl]: httpUrl,
-  [CONNECTION_ENV.s3Endpoint]: httpUrl,
+  [CONNECTION_ENV.s3Endpoint]: s3Origin,
   [CONNECTION_ENV.s3AccessKey]: z.string().trim().min(1, "is empty"),
   [CONNECTION_ENV.s3SecretKey]: z.string().trim().min(1, "is empty"),
   [CONNECTION_ENV.airflowUser]: z.string().trim().min(1).default("e2e3d-admin"),

@@ -11,7 +11,7 @@ import { AirflowApiError, AirflowClient, type DagRun, type TaskInstance } from "
 import type { StackConnection } from "./connection.js";
 import { RunFailedError, UseError } from "./errors.js";
 import { checkPlyMesh, type MeshInfo } from "./mesh.js";
-import { describeFetchError, getObject, headObject, listObjects, putObject } from "./s3.js";
+import { describeFetchError, getObject, headObject, listObjects, parseS3Uri, putObject } from "./s3.js";
 
 /** The DAG's tasks in order (packages/airflow-dags dags/e2e3d_reconstruction.py). */
 export const DAG_TASKS = ["validate_input", "submit_job", "wait_for_job", "verify_outputs", "publish_summary"] as const;
@@ -125,22 +125,32 @@ async function upload(
   return { uploaded, kept };
 }
 
-/** The run to follow: an earlier one with this key (unless it failed), or a new one. */
+/** Whether a finished run's outputs are still there (_SUCCESS is written last): without them a rerun must not stop at it. */
+async function outputsKept(request: RunRequest, output: string): Promise<boolean> {
+  const { bucket, prefix } = parseS3Uri(output);
+  return (await headObject(request.connection.s3, bucket, `${prefix}_SUCCESS`)) !== undefined;
+}
+
+/** The run to follow: an earlier one with this key (unless it failed, or succeeded but its outputs are gone), or a new one. */
 async function startOrFind(
   airflow: AirflowClient,
   request: RunRequest,
-  conf: Record<string, unknown>,
+  conf: { output: string } & Record<string, unknown>,
 ): Promise<{ run: DagRun; attempt: number; reused: boolean }> {
   let attempt = 1;
   if (request.reuse) {
     for (;;) {
       const found = await airflow.findDagRun(RECONSTRUCTION_DAG_ID, runIdOf(request.key, attempt));
       if (!found) break;
-      if (found.state !== "failed") {
+      if (found.state !== "failed" && (found.state !== "success" || (await outputsKept(request, conf.output)))) {
         request.reporter.info(`found run ${found.dag_run_id} (${found.state}) for this image set: no new job`);
         return { run: found, attempt, reused: true };
       }
-      request.reporter.info(`run ${found.dag_run_id} for this image set failed earlier; starting another attempt`);
+      request.reporter.info(
+        found.state === "failed"
+          ? `run ${found.dag_run_id} for this image set failed earlier; starting another attempt`
+          : `run ${found.dag_run_id} for this image set succeeded, but its outputs are gone from ${conf.output}; starting another attempt`,
+      );
       attempt += 1;
     }
   }
@@ -318,9 +328,7 @@ export async function fetchMesh(
   dir: string,
   meshFile?: string,
 ): Promise<FetchedOutputs> {
-  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(outputUri);
-  if (!match) throw new UseError(`not an s3:// URI: ${outputUri}`);
-  const [, bucket, prefix] = match as unknown as [string, string, string];
+  const { bucket, prefix } = parseS3Uri(outputUri);
   const listed = await listObjects(connection.s3, bucket, prefix);
   const names = listed.map((o) => o.key.slice(prefix.length));
   for (const needed of ["_SUCCESS", "mesh.ply", "cameras.json", "report.json"])

@@ -130,6 +130,20 @@ const canonicalQuery = (query: Record<string, string>) =>
     .join("&");
 
 /** The cause behind undici's bare "fetch failed" (ECONNREFUSED, a timeout...). */
+export interface S3Uri {
+  bucket: string;
+  /** Without a leading slash; ends with "/" unless empty. */
+  prefix: string;
+}
+
+/** s3://bucket/prefix as a bucket and a prefix (a "/" added where it lacks one, so a listing stays inside it). */
+export function parseS3Uri(uri: string): S3Uri {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!match) throw new UseError(`not an s3:// URI: ${uri}`, { hint: "write s3://bucket/prefix/" });
+  const prefix = match[2] ?? "";
+  return { bucket: match[1]!, prefix: prefix && !prefix.endsWith("/") ? `${prefix}/` : prefix };
+}
+
 export function describeFetchError(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e?.name === "TimeoutError") return "timed out";

@@ -11,7 +11,7 @@ import { RunFailedError, UseError } from "./errors.js";
 import { validateImageFolder } from "./images.js";
 import { queryScalar } from "./prometheus.js";
 import { fetchMesh, runReconstruction } from "./reconstruct.js";
-import { describeFetchError, listObjects, s3Request } from "./s3.js";
+import { describeFetchError, listObjects, parseS3Uri, s3Request } from "./s3.js";
 import { evaluateMesh, fscoreAt, generateSyntheticSet } from "./synthetic.js";
 
 /**
@@ -84,7 +84,7 @@ async function counters(gatewayUrl: string) {
 
 /** Removes a prefix's objects (the smoke's own, after it passed: they prove nothing more and would pile up). */
 async function removePrefix(connection: StackConnection, uri: string): Promise<void> {
-  const [, bucket, prefix] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) as unknown as [string, string, string];
+  const { bucket, prefix } = parseS3Uri(uri);
   for (const o of await listObjects(connection.s3, bucket, prefix))
     await s3Request(connection.s3, { method: "DELETE", bucket, key: o.key });
 }
@@ -112,7 +112,9 @@ export async function runSmokeJob(options: SmokeJobOptions): Promise<SmokeJobRes
     if (!image) throw new UseError("the deployment's reconstruction image is not known: no synthetic set to make");
     const set = await timed("generate", () => smokeSet(image, options.cacheDir, reporter));
     const before = await timed("metrics", () => counters(connection.gatewayUrl)).catch((err: unknown) => {
-      throw new RunFailedError("metrics", `Prometheus could not be queried before the job: ${describeFetchError(err)}`);
+      // err is already ours (a UseError naming the query) or a fetch failure: keep its message and the whole chain.
+      const why = err instanceof UseError ? err.message : describeFetchError(err);
+      throw new RunFailedError("metrics", `Prometheus could not be queried before the job: ${why}`, { cause: err });
     });
     const key = `smoke-${new Date().toISOString().replace(/[:.]/g, "").replace("T", "-").toLowerCase()}`;
     runId = key;

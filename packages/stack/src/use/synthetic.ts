@@ -120,6 +120,8 @@ export async function evaluateMesh(
   // The image's non-root user reads the files through a bind mount: a private copy, world-readable, so nobody's own
   // files need their permissions changed.
   const staging = mkdtempSync(join(tmpdir(), "e2e3d-evaluate-"));
+  const docker = dockerBinary();
+  const name = `e2e3d-evaluate-${process.pid}-${Date.now().toString(36)}`;
   let ran: Awaited<ReturnType<typeof run>>;
   try {
     mkdirSync(join(staging, "set", "ground_truth"), { recursive: true });
@@ -137,10 +139,13 @@ export async function evaluateMesh(
     for (const dir of [staging, join(staging, "in"), join(staging, "set"), join(staging, "set", "ground_truth")])
       chmodSync(dir, 0o755);
     ran = await run(
-      dockerBinary(),
+      docker,
       [
         "run",
         "--rm",
+        // Named so that `finally` can remove it: a timeout kills the docker client, not the container.
+        "--name",
+        name,
         "--network",
         "none",
         "-v",
@@ -154,6 +159,7 @@ export async function evaluateMesh(
       { timeoutMs: 600_000 },
     );
   } finally {
+    await run(docker, ["rm", "-f", name]);
     rmSync(staging, { recursive: true, force: true });
   }
   const last = ran.stdout.trim().split("\n").at(-1) ?? "";
