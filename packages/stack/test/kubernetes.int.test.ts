@@ -120,6 +120,26 @@ describeUnless(reason)("the chart against the lab's helm, kubeconform and kube-a
     expect(disagreements(composeViews(compose), kubeViews(manifestDocs(manifest)))).toEqual([]);
   });
 
+  it("a namespace is absent only when the API server says NotFound; any other failure carries kubectl's stderr", async () => {
+    expect(
+      await new Cluster(tools(), kube!.kubeconfig, uniqueProject("e2e3d-absent")).namespaceLabels(),
+    ).toBeUndefined();
+    expect(await cluster.namespaceLabels()).toMatchObject({ "pod-security.kubernetes.io/warn": "restricted" });
+    // A user the API server does not know: Unauthorized says nothing about whether the namespace exists.
+    const stranger = join(work(), "stranger-kubeconfig");
+    writeFileSync(
+      stranger,
+      readFileSync(kube!.kubeconfig, "utf8").replace(
+        /user:\n\s+client-certificate: .*\n\s+client-key: .*\n/,
+        "user:\n      token: not-a-valid-token\n",
+      ),
+    );
+    await expect(new Cluster(tools(), stranger, namespace).namespaceLabels()).rejects.toMatchObject({
+      message: `kubectl get namespace ${namespace} failed`,
+      logTail: expect.stringMatching(/Unauthorized/),
+    });
+  });
+
   it("the dry run can fail: admission refuses a pod that runs as root in the restricted namespace", async () => {
     const manifest = charts.get("production")!.manifest.replace(/runAsUser: \d+/, "runAsUser: 0");
     await expect(cluster.apply(manifest, "a root pod", { dryRun: true })).rejects.toThrow(/refused/);

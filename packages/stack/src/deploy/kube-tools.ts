@@ -102,12 +102,22 @@ export class Cluster {
     return r.code === 124 ? "no answer within 20s" : tail(r.stderr || r.stdout, 3).trim();
   }
 
-  /** The namespace's labels, or undefined when it does not exist. */
+  /**
+   * The namespace's labels, or undefined when it does not exist (the API server said NotFound). Any other failure
+   * (Forbidden, Unauthorized, a timeout) says nothing about the namespace: a KubernetesApplyError with kubectl's stderr.
+   */
   async namespaceLabels(): Promise<Record<string, string> | undefined> {
     const r = await this.kubectl(["get", "namespace", this.namespace, "-o", "jsonpath={.metadata.labels}"], {
       timeoutMs: 30_000,
     });
-    if (r.code !== 0) return undefined;
+    if (r.code !== 0 && /\(NotFound\)/.test(r.stderr)) return undefined;
+    if (r.code !== 0) {
+      throw new KubernetesApplyError(`kubectl get namespace ${this.namespace} failed`, {
+        context: { namespace: this.namespace, kubeconfig: this.kubeconfig },
+        logTail: r.code === 124 ? "no answer within 30s" : tail(r.stderr || r.stdout, 5),
+        hint: "deploy must read the namespace (get namespaces): check the kubeconfig's user and its RBAC",
+      });
+    }
     return r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, string>) : {};
   }
 

@@ -183,14 +183,22 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
   for (const p of inspectSecrets(state.secretsFile).problems) add("secrets", state.secretsFile, p);
 
   reporter.step("preflight 5/5: server-side dry run of every object");
-  const labels = unreachable ? undefined : await cluster.namespaceLabels();
+  let labels: Record<string, string> | undefined;
+  let unreadable = false;
+  if (!unreachable) {
+    labels = await cluster.namespaceLabels().catch((err: unknown) => {
+      unreadable = true;
+      add("cluster", `namespace ${options.namespace}`, errorDetail(err), (err as StackError).hint);
+      return undefined;
+    });
+  }
   const namespaceExists = labels !== undefined;
   if (labels && labels["pod-security.kubernetes.io/warn"] !== "restricted") {
     reporter.warn(
       `namespace ${options.namespace} is not labelled pod-security.kubernetes.io/warn=restricted: the dry run cannot hold the pod templates to PodSecurity restricted (kubectl label namespace ${options.namespace} pod-security.kubernetes.io/warn=restricted)`,
     );
   }
-  if (unreachable || !manifest) {
+  if (unreachable || unreadable || !manifest) {
     reporter.info("skipped: see the problems above");
   } else if (namespaceExists) {
     await cluster.apply(manifest, "the chart", { dryRun: true }).catch((err: KubernetesApplyError) => {
