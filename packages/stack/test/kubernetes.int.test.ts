@@ -304,7 +304,7 @@ describeUnless(deployReason)("deploy.ts --target kubernetes failures after apply
     sh(kube!.tools.kubectl, ["--kubeconfig", kube!.kubeconfig, "--namespace", namespace, ...args]);
   const run = () => deploy("lab", "--namespace", namespace, "--project", project, "--rollout-timeout", "5");
   beforeAll(() => {
-    // An existing namespace without PodSecurity labels: deploy labels it.
+    // An existing namespace without PodSecurity labels: deploy labels it, so it must dry-run again after.
     expect(kubectl("create", "namespace", namespace).status).toBe(0);
   });
   afterAll(() => {
@@ -312,9 +312,11 @@ describeUnless(deployReason)("deploy.ts --target kubernetes failures after apply
     kubectl("delete", "namespace", namespace, "--wait=false");
   });
 
-  it("a first deployment whose rollout fails has nothing to roll back to", () => {
+  it("an existing namespace that did not warn restricted is dry-run again after deploy labels it", () => {
     const result = run();
     expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/is not labelled pod-security.kubernetes.io\/warn=restricted/);
+    expect(result.stderr).toMatch(/now warns PodSecurity restricted: server-side dry run again/);
     expect(result.stderr).toMatch(/this is the first deployment, nothing to roll back to/);
   });
 
@@ -332,6 +334,7 @@ describeUnless(deployReason)("deploy.ts --target kubernetes failures after apply
 
     const result = run();
     expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).not.toMatch(/dry run again/);
     // No kubelet: the last good render does not roll out either, but what only the failed render had is gone.
     expect(result.stderr).toMatch(/the rollback failed too \((Deployment|StatefulSet|Job)\/\S+\)/);
     expect(result.stderr).toContain(`removed 1 object(s) only in the failed render: Job/${job}`);

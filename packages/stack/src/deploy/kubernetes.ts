@@ -193,9 +193,12 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
     });
   }
   const namespaceExists = labels !== undefined;
-  if (labels && labels["pod-security.kubernetes.io/warn"] !== "restricted") {
+  // PodSecurity checks pod templates only where the namespace warns `restricted`: deploy labels it so, and dry-runs
+  // again after, when it did not exist or did not warn before (else a root pod template would pass and never start).
+  const warnedBefore = labels?.["pod-security.kubernetes.io/warn"] === "restricted";
+  if (labels && !warnedBefore) {
     reporter.warn(
-      `namespace ${options.namespace} is not labelled pod-security.kubernetes.io/warn=restricted: the dry run cannot hold the pod templates to PodSecurity restricted (kubectl label namespace ${options.namespace} pod-security.kubernetes.io/warn=restricted)`,
+      `namespace ${options.namespace} is not labelled pod-security.kubernetes.io/warn=restricted: this dry run cannot hold the pod templates to PodSecurity restricted; deploy labels it and dry-runs again before applying`,
     );
   }
   if (unreachable || unreadable || !manifest) {
@@ -228,7 +231,10 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
   reporter = maskingReporter(reporter, Object.values(secrets));
   ensureProjectRoot(state);
   await cluster.apply(namespaceManifest(options.namespace), `namespace ${options.namespace}`, { dryRun: false });
-  if (!namespaceExists) await cluster.apply(manifest, "the chart", { dryRun: true });
+  if (!warnedBefore) {
+    reporter.info(`namespace ${options.namespace} now warns PodSecurity restricted: server-side dry run again`);
+    await cluster.apply(manifest, "the chart", { dryRun: true });
+  }
   await cluster.apply(secretManifest(chart.values.secrets.name, secrets), "the Secret", { dryRun: false });
   const previous = lastSuccessful(state);
   const id = new Date().toISOString();
