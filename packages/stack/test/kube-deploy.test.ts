@@ -1,8 +1,11 @@
 // Parts of the Kubernetes deploy that need no cluster: what a rollback must delete (the objects only the failed
-// render has). (Against a real API server: kubernetes.int.test.ts.)
+// render has), and the smoke's port-forward when kubectl cannot even be started. (Against a real API server:
+// kubernetes.int.test.ts.)
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { manifestObjects, staleObjects } from "../src/deploy/kube-tools.js";
+import { kubeSmoke } from "../src/deploy/kube-smoke.js";
+import { Cluster, manifestObjects, staleObjects } from "../src/deploy/kube-tools.js";
+import { buildModel, silentReporter } from "../src/index.js";
 
 const doc = (kind: string, name: string, namespace?: string) =>
   stringify({ apiVersion: "v1", kind, metadata: { name, ...(namespace ? { namespace } : {}) }, data: { k: name } });
@@ -38,5 +41,16 @@ describe("staleObjects: what a rollback deletes", () => {
   it("is nothing when the failed render has no object the last good one lacks", () => {
     const subset = manifest(doc("ConfigMap", "conf"), doc("Deployment", "api"));
     expect(staleObjects(subset, lastGood, "ns")).toEqual({ objects: [], manifest: "" });
+  });
+});
+
+describe("kubeSmoke", () => {
+  it("reports a kubectl that cannot be started as a failed port-forward check instead of crashing", async () => {
+    const missing = "/nonexistent/e2e3d/kubectl";
+    const cluster = new Cluster({ helm: "/nonexistent/helm", kubectl: missing }, "/nonexistent/kubeconfig", "ns");
+    const results = await kubeSmoke(buildModel({ profile: "lab" }), cluster, {} as never, silentReporter);
+    expect(results).toEqual([
+      { check: "port-forward", ok: false, detail: expect.stringMatching(`could not start ${missing}: .*ENOENT`) },
+    ]);
   });
 });
