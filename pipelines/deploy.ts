@@ -117,7 +117,7 @@ const program = new Command("deploy")
       // refused rather than taken as one path that "does not exist".
       if (!opts.kubeconfig && kubeconfig?.includes(delimiter)) {
         throw new StackError(`KUBECONFIG is a list of files (${kubeconfig}); deploy takes one kubeconfig`, {
-          hint: `pass --kubeconfig <file>, e.g. one merged file: kubectl config view --flatten --minify > /tmp/kubeconfig, then --kubeconfig /tmp/kubeconfig`,
+          hint: "pass --kubeconfig <file>; to merge the list into one (it holds credentials): (umask 077; kubectl config view --flatten --minify > ~/.kube/e2e3d.yaml), then --kubeconfig ~/.kube/e2e3d.yaml",
         });
       }
       if (opts.dryRun && !kubeconfig) {
