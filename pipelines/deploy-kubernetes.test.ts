@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { fakeDigest, LOCK } from "../packages/stack/test/fixtures.js";
 
@@ -24,9 +24,11 @@ beforeAll(() => {
   writeFileSync(partialReport, report(["reconstruction"]));
 });
 
-const cli = (...args: string[]) => {
+const cli = (...args: string[]) => cliWith({}, ...args);
+const cliWith = (extra: NodeJS.ProcessEnv, ...args: string[]) => {
   const env: NodeJS.ProcessEnv = { ...process.env, E2E3D_DEPLOY_HOME: join(dir, "state") };
   delete env["KUBECONFIG"];
+  Object.assign(env, extra);
   return spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "deploy.ts"), ...args], {
     encoding: "utf8",
     env,
@@ -61,6 +63,17 @@ describe("pipelines/deploy.ts --target kubernetes arguments", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toMatch(/\n {2}fix: /);
+  });
+
+  it("refuses a KUBECONFIG list (kubectl merges one; deploy takes one file), naming --kubeconfig <file>", () => {
+    const list = [join(dir, "a.yaml"), join(dir, "b.yaml")].join(delimiter);
+    // The fixture's production inputs: nothing (no lab, no registry) runs even if the refusal did not happen.
+    const inputs = ["--profile", "production", "--lock", lock, "--build-report", buildReport];
+    const result = cliWith({ KUBECONFIG: list }, "--target", "kubernetes", ...inputs, "--dry-run");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`error: KUBECONFIG is a list of files (${list}); deploy takes one kubeconfig`);
+    expect(result.stderr).toMatch(/fix: pass --kubeconfig <file>/);
+    expect(result.stderr).not.toMatch(/does not exist/);
   });
 });
 

@@ -11,7 +11,7 @@
 //   npx tsx pipelines/deploy.ts --lab --down [--volumes]
 //   npx tsx pipelines/deploy.ts --target kubernetes [--kubeconfig <file>] [--dry-run]   (the Helm chart; see README)
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { type BuildReport, createLogger, prepareLabDelivery } from "@e2e3d/pipeline";
 import {
   buildModel,
@@ -113,6 +113,13 @@ const program = new Command("deploy")
     }
     const kubeconfig: string | undefined = opts.kubeconfig ?? (env["KUBECONFIG"]?.trim() || undefined);
     if (opts.target === "kubernetes") {
+      // kubectl merges a KUBECONFIG list; deploy passes one file to kubectl, helm and its port-forwards, so a list is
+      // refused rather than taken as one path that "does not exist".
+      if (!opts.kubeconfig && kubeconfig?.includes(delimiter)) {
+        throw new StackError(`KUBECONFIG is a list of files (${kubeconfig}); deploy takes one kubeconfig`, {
+          hint: "pass --kubeconfig <file>; to merge the list into one (it holds credentials): (umask 077; kubectl config view --flatten --minify > ~/.kube/e2e3d.yaml), then --kubeconfig ~/.kube/e2e3d.yaml",
+        });
+      }
       if (opts.dryRun && !kubeconfig) {
         throw new StackError("--dry-run needs a cluster to ask: no --kubeconfig and no KUBECONFIG", {
           hint: "pass --kubeconfig <file> (the lab's: npx tsx tools/lab/src/cli.ts kube up, then kube env)",

@@ -6,7 +6,7 @@
 // second deploy that changes nothing. One stack for all of it (two cores, 24 GiB). It needs every image: it skips,
 // saying which are missing, until they exist.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -288,6 +288,7 @@ describeUnless(reason)("full lab stack", () => {
     const state = join(work, "state");
     mkdirSync(join(state, "e2e3d-stopped"), { recursive: true });
     ensureSecrets(join(state, "e2e3d-stopped", "secrets.env"));
+    writeFileSync(join(state, "e2e3d-stopped", "deployments.json"), "[]");
     const stopped = await reconstructCli([join(set, "images"), "--state-dir", state]);
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toMatch(/error: the stack e2e3d-stopped is not running: no running gateway and objectstore/);

@@ -120,6 +120,26 @@ describeUnless(reason)("the chart against the lab's helm, kubeconform and kube-a
     expect(disagreements(composeViews(compose), kubeViews(manifestDocs(manifest)))).toEqual([]);
   });
 
+  it("a namespace is absent only when the API server says NotFound; any other failure carries kubectl's stderr", async () => {
+    expect(
+      await new Cluster(tools(), kube!.kubeconfig, uniqueProject("e2e3d-absent")).namespaceLabels(),
+    ).toBeUndefined();
+    expect(await cluster.namespaceLabels()).toMatchObject({ "pod-security.kubernetes.io/warn": "restricted" });
+    // A user the API server does not know: Unauthorized says nothing about whether the namespace exists.
+    const stranger = join(work(), "stranger-kubeconfig");
+    writeFileSync(
+      stranger,
+      readFileSync(kube!.kubeconfig, "utf8").replace(
+        /user:\n\s+client-certificate: .*\n\s+client-key: .*\n/,
+        "user:\n      token: not-a-valid-token\n",
+      ),
+    );
+    await expect(new Cluster(tools(), stranger, namespace).namespaceLabels()).rejects.toMatchObject({
+      message: `kubectl get namespace ${namespace} failed`,
+      logTail: expect.stringMatching(/Unauthorized/),
+    });
+  });
+
   it("the dry run can fail: admission refuses a pod that runs as root in the restricted namespace", async () => {
     const manifest = charts.get("production")!.manifest.replace(/runAsUser: \d+/, "runAsUser: 0");
     await expect(cluster.apply(manifest, "a root pod", { dryRun: true })).rejects.toThrow(/refused/);
@@ -272,5 +292,115 @@ describeUnless(reason)("deploy.ts --target kubernetes refusals against the lab's
     const result = deploy("fixture", "--namespace", namespace, "--dry-run", "--kubeconfig", dead);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/\[cluster\] .*dead-kubeconfig: the API server is not ready/);
+  });
+});
+
+describeUnless(deployReason)("deploy.ts --target kubernetes failures after apply on the lab's API server", () => {
+  const namespace = uniqueProject("e2e3d-rollback");
+  const project = "e2e3d-rb";
+  const state = join(work(), "state", project, "kubernetes");
+  const policy = `${namespace}-deny-configmaps`;
+  const kubectl = (...args: string[]) =>
+    sh(kube!.tools.kubectl, ["--kubeconfig", kube!.kubeconfig, "--namespace", namespace, ...args]);
+  const run = () => deploy("lab", "--namespace", namespace, "--project", project, "--rollout-timeout", "5");
+  beforeAll(() => {
+    // An existing namespace without PodSecurity labels: deploy labels it, so it must dry-run again after.
+    expect(kubectl("create", "namespace", namespace).status).toBe(0);
+  });
+  afterAll(() => {
+    kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy, "--ignore-not-found");
+    kubectl("delete", "namespace", namespace, "--wait=false");
+  });
+
+  it("an existing namespace that did not warn restricted is dry-run again after deploy labels it", () => {
+    const result = run();
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/is not labelled pod-security.kubernetes.io\/warn=restricted/);
+    expect(result.stderr).toMatch(/now warns PodSecurity restricted: server-side dry run again/);
+    expect(result.stderr).toMatch(/this is the first deployment, nothing to roll back to/);
+  });
+
+  it("a rollback deletes the objects only the failed render has (a Job named by its spec hash)", async () => {
+    // A last good deployment whose render lacks one of this render's Jobs, as after an image change.
+    const manifest = await new Cluster(tools(), kube!.kubeconfig, namespace).template(project, join(state, "chart"));
+    // The render's own text, less the Job's document: re-serialising it could change how kubectl reads a value.
+    const docs = manifest.split(/^---$/m);
+    const jobDoc = docs.find((d) => /^kind: Job$/m.test(d))!;
+    const job = /^ {2}name: (\S+)$/m.exec(jobDoc)![1]!;
+    expect(kubectl("get", "job", job, "-o", "name").stdout.trim()).toBe(`job.batch/${job}`);
+    writeFileSync(join(state, "last-good.yaml"), docs.filter((d) => d !== jobDoc).join("---"));
+    const good = { id: "good", at: "2026-01-01T00:00:00.000Z", profile: "lab", images: {}, outcome: "succeeded" };
+    writeFileSync(join(state, "deployments.json"), JSON.stringify([good]));
+
+    const result = run();
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).not.toMatch(/dry run again/);
+    // No kubelet: the last good render does not roll out either, but what only the failed render had is gone.
+    expect(result.stderr).toMatch(/the rollback failed too \((Deployment|StatefulSet|Job)\/\S+\)/);
+    expect(result.stderr).toContain(`removed 1 object(s) only in the failed render: Job/${job}`);
+    const gone = kubectl("get", "job", job, "-o", "name");
+    expect(gone.stderr).toMatch(/\(NotFound\)/);
+    expect(kubectl("get", "deployment", "reconstruction", "-o", "name").stdout.trim()).toBe(
+      "deployment.apps/reconstruction",
+    );
+  });
+
+  it("an apply the API server refuses is recorded and rolled back; a failed rollback keeps the first failure", () => {
+    // A stand-in for a quota or a webhook: ConfigMaps are refused outside a dry run, so preflight passes.
+    const deny = [
+      {
+        apiVersion: "admissionregistration.k8s.io/v1",
+        kind: "ValidatingAdmissionPolicy",
+        metadata: { name: policy },
+        spec: {
+          failurePolicy: "Fail",
+          matchConstraints: {
+            resourceRules: [
+              { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["configmaps"] },
+            ],
+          },
+          validations: [{ expression: "request.dryRun == true", message: "e2e3d test: no ConfigMaps here" }],
+        },
+      },
+      {
+        apiVersion: "admissionregistration.k8s.io/v1",
+        kind: "ValidatingAdmissionPolicyBinding",
+        metadata: { name: policy },
+        spec: {
+          policyName: policy,
+          validationActions: ["Deny"],
+          matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
+        },
+      },
+    ];
+    const created = sh(
+      kube!.tools.kubectl,
+      ["--kubeconfig", kube!.kubeconfig, "apply", "-f", "-"],
+      deny.map((d) => stringify(d)).join("---\n"),
+    );
+    expect(created.status, created.stderr).toBe(0);
+    // Created again, not left unchanged: the policy sees a CREATE.
+    expect(kubectl("delete", "configmaps", "--all").status).toBe(0);
+    const probe = () =>
+      sh(kube!.tools.kubectl, ["--kubeconfig", kube!.kubeconfig, "-n", namespace, "create", "configmap", "probe"]);
+    for (let i = 0; i < 20 && probe().status === 0; i++) {
+      kubectl("delete", "configmap", "probe");
+      spawnSync("sleep", ["0.5"]);
+    }
+
+    const result = run();
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(
+      /error: deploy failed: apply; the rollback failed too \(apply of the last good render\)/,
+    );
+    expect(result.stderr).toMatch(/e2e3d test: no ConfigMaps here/);
+    const records = JSON.parse(readFileSync(join(state, "deployments.json"), "utf8")) as {
+      outcome: string;
+      note?: string;
+    }[];
+    expect(records.at(-1)).toMatchObject({
+      outcome: "failed",
+      note: expect.stringMatching(/^apply: the API server refused the chart/),
+    });
   });
 });

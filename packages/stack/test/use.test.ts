@@ -12,6 +12,7 @@ import {
   chooseProject,
   connectionFromEnv,
   contentHash,
+  deployedProjects,
   InputError,
   imageDimensions,
   runKey,
@@ -308,15 +309,30 @@ describe("connection from the environment", () => {
 
 describe("choosing a deployment", () => {
   const state = join(root, "state");
+  /** What deploy (compose) leaves: <state>/<project>/secrets.env and the deployment record beside it. */
+  const composeDeployment = (dir: string, project: string) => {
+    mkdirSync(join(dir, project), { recursive: true });
+    writeFileSync(join(dir, project, "secrets.env"), "");
+    writeFileSync(join(dir, project, "deployments.json"), "[]");
+  };
   it("takes the only one, refuses none and asks which of several", () => {
     expect(() => chooseProject(state)).toThrow(/no deployment in/);
-    mkdirSync(join(state, "e2e3d-lab"), { recursive: true });
-    writeFileSync(join(state, "e2e3d-lab", "secrets.env"), "");
+    composeDeployment(state, "e2e3d-lab");
     expect(chooseProject(state)).toBe("e2e3d-lab");
-    mkdirSync(join(state, "e2e3d"), { recursive: true });
-    writeFileSync(join(state, "e2e3d", "secrets.env"), "");
+    composeDeployment(state, "e2e3d");
     expect(() => chooseProject(state)).toThrow(/2 deployments in .*: e2e3d, e2e3d-lab/);
     expect(chooseProject(state, "e2e3d")).toBe("e2e3d");
+  });
+
+  it("does not count a Kubernetes release, whose secrets.env sits in the same state dir", () => {
+    const kube = join(root, "state-kube");
+    composeDeployment(kube, "e2e3d-lab");
+    // What deploy --target kubernetes leaves: <state>/<release>/secrets.env and kubernetes/deployments.json.
+    mkdirSync(join(kube, "e2e3d", "kubernetes"), { recursive: true });
+    writeFileSync(join(kube, "e2e3d", "secrets.env"), "");
+    writeFileSync(join(kube, "e2e3d", "kubernetes", "deployments.json"), "[]");
+    expect(deployedProjects(kube)).toEqual(["e2e3d-lab"]);
+    expect(chooseProject(kube)).toBe("e2e3d-lab");
   });
 });
 

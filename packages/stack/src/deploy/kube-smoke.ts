@@ -44,6 +44,11 @@ function portForward(cluster: Cluster, service: string, port: number): Promise<F
         resolve({ port: Number(match[1]), child });
       }
     };
+    // A kubectl that cannot be started (ENOENT, EACCES) emits 'error', not 'exit': unheard, it would crash deploy.
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`kubectl port-forward svc/${service} could not start ${cluster.tools.kubectl}: ${err.message}`));
+    });
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.on("exit", (code) => {
@@ -60,16 +65,23 @@ export async function kubeSmoke(
   reporter: Reporter,
 ): Promise<SmokeResult[]> {
   const forwards: Forward[] = [];
+  const port = async (service: string) => {
+    const spec = model.services.find((s) => s.name === service);
+    if (!spec?.ports[0]) return undefined;
+    const forward = await portForward(cluster, service, spec.ports[0].container);
+    forwards.push(forward);
+    return forward.port;
+  };
   try {
-    const port = async (service: string) => {
-      const spec = model.services.find((s) => s.name === service);
-      if (!spec?.ports[0]) return undefined;
-      const forward = await portForward(cluster, service, spec.ports[0].container);
-      forwards.push(forward);
-      return forward.port;
-    };
-    const gateway = await port(S.gateway);
-    const objectStore = await port(S.objectStore);
+    let gateway: number | undefined;
+    let objectStore: number | undefined;
+    // Only a port-forward failure is reported as one; an error of the checks themselves propagates as it is.
+    try {
+      gateway = await port(S.gateway);
+      objectStore = await port(S.objectStore);
+    } catch (err) {
+      return [{ check: "port-forward", ok: false, detail: (err as Error).message }];
+    }
     // The model the checks read, with the forwarded loopback ports where compose publishes host ports.
     const seen: StackModel = {
       ...model,
@@ -79,8 +91,6 @@ export async function kubeSmoke(
       execInAirflowApi: (args) =>
         cluster.kubectl(["exec", "--namespace", cluster.namespace, `deploy/${S.airflowApi}`, "--", ...args]),
     });
-  } catch (err) {
-    return [{ check: "port-forward", ok: false, detail: (err as Error).message }];
   } finally {
     for (const f of forwards) f.child.kill();
   }

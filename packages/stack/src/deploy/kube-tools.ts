@@ -3,7 +3,7 @@
 // applied, and a rollback is the last good render applied again.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { tail } from "../errors.js";
 import { type RunResult, run } from "../exec.js";
 import { KubernetesApplyError } from "../render/kubernetes/errors.js";
@@ -42,14 +42,42 @@ export interface ManifestObject {
   apiVersion: string;
   kind: string;
   name: string;
+  /** metadata.namespace when the document sets one; otherwise the namespace it is applied to. */
+  namespace?: string;
 }
 
 /** The objects of a multi-document manifest (helm template's output), in order. */
 export function manifestObjects(manifest: string): ManifestObject[] {
   return parseAllDocuments(manifest)
-    .map((d) => d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null)
+    .map((d) => d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } })
     .filter((o): o is NonNullable<typeof o> => Boolean(o?.kind))
-    .map((o) => ({ apiVersion: o.apiVersion ?? "?", kind: o.kind!, name: o.metadata?.name ?? "?" }));
+    .map((o) => ({
+      apiVersion: o.apiVersion ?? "?",
+      kind: o.kind!,
+      name: o.metadata?.name ?? "?",
+      ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
+    }));
+}
+
+/** kind/namespace/name: one object in the cluster (an apiVersion change names the same object). */
+export const objectKey = (o: ManifestObject, namespace: string) => `${o.kind}/${o.namespace ?? namespace}/${o.name}`;
+
+/**
+ * The objects of `failed` that are not in `lastGood` (by kind/namespace/name), and a manifest of them for
+ * `kubectl delete -f -`: what a server-side apply of the last good render leaves behind (apply never prunes).
+ */
+export function staleObjects(
+  failed: string,
+  lastGood: string,
+  namespace: string,
+): { objects: ManifestObject[]; manifest: string } {
+  const keep = new Set(manifestObjects(lastGood).map((o) => objectKey(o, namespace)));
+  const objects = manifestObjects(failed).filter((o) => !keep.has(objectKey(o, namespace)));
+  // Only what names each object: delete needs no spec (and a re-serialised spec could read differently).
+  const names = objects.map(({ apiVersion, kind, name, namespace: ns }) =>
+    stringify({ apiVersion, kind, metadata: { name, ...(ns ? { namespace: ns } : {}) } }),
+  );
+  return { objects, manifest: names.join("---\n") };
 }
 
 /** One cluster, one namespace. Every call has a deadline: an API server that stops answering must not hang deploy. */
@@ -74,12 +102,22 @@ export class Cluster {
     return r.code === 124 ? "no answer within 20s" : tail(r.stderr || r.stdout, 3).trim();
   }
 
-  /** The namespace's labels, or undefined when it does not exist. */
+  /**
+   * The namespace's labels, or undefined when it does not exist (the API server said NotFound). Any other failure
+   * (Forbidden, Unauthorized, a timeout) says nothing about the namespace: a KubernetesApplyError with kubectl's stderr.
+   */
   async namespaceLabels(): Promise<Record<string, string> | undefined> {
     const r = await this.kubectl(["get", "namespace", this.namespace, "-o", "jsonpath={.metadata.labels}"], {
       timeoutMs: 30_000,
     });
-    if (r.code !== 0) return undefined;
+    if (r.code !== 0 && /\(NotFound\)/.test(r.stderr)) return undefined;
+    if (r.code !== 0) {
+      throw new KubernetesApplyError(`kubectl get namespace ${this.namespace} failed`, {
+        context: { namespace: this.namespace, kubeconfig: this.kubeconfig },
+        logTail: r.code === 124 ? "no answer within 30s" : tail(r.stderr || r.stdout, 5),
+        hint: "deploy must read the namespace (get namespaces): check the kubeconfig's user and its RBAC",
+      });
+    }
     return r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, string>) : {};
   }
 
@@ -132,6 +170,22 @@ export class Cluster {
           hint: "each line above names the object and the field the API server or an admission plugin refused",
         },
       );
+    }
+    return r.stdout;
+  }
+
+  /** `kubectl delete` of a manifest's objects (stdin); ones already gone are fine. */
+  async delete(manifest: string, what: string): Promise<string> {
+    const r = await this.kubectl(
+      ["delete", "--ignore-not-found", "--wait=false", "--namespace", this.namespace, "-f", "-"],
+      { input: manifest, timeoutMs: 300_000 },
+    );
+    if (r.code !== 0) {
+      throw new KubernetesApplyError(`kubectl delete of ${what} failed`, {
+        context: { namespace: this.namespace, kubeconfig: this.kubeconfig },
+        logTail: tail(r.stderr || r.stdout),
+        hint: `delete them by hand: kubectl -n ${this.namespace} delete <kind>/<name>`,
+      });
     }
     return r.stdout;
   }

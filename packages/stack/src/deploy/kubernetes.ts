@@ -13,8 +13,9 @@ import { verifyDigestPresent } from "../oci-adapter.js";
 import { renderChart } from "../render/kubernetes/chart.js";
 import { type KubernetesApplyError, KubernetesChartError } from "../render/kubernetes/errors.js";
 import { ensureSecrets, inspectSecrets, type Secrets, secretVariable } from "../secrets.js";
+import { errorDetail, type Failure, rollBack, rollout } from "./kube-rollback.js";
 import { kubeSmoke } from "./kube-smoke.js";
-import { Cluster, type KubeTools, type ManifestObject, manifestObjects } from "./kube-tools.js";
+import { Cluster, type KubeTools, manifestObjects } from "./kube-tools.js";
 import { maskingReporter, maskText, type Reporter, terminalReporter } from "./progress.js";
 import type { SmokeResult } from "./smoke.js";
 import { appendRecord, ensureProjectRoot, lastSuccessful, type ProjectState, writeFiles } from "./state.js";
@@ -120,8 +121,6 @@ const namespaceManifest = (namespace: string) =>
     },
   });
 
-const WORKLOADS = ["Deployment", "StatefulSet", "Job"];
-
 export async function deployKubernetes(options: KubernetesDeployOptions): Promise<KubernetesDeploySummary> {
   let reporter = options.reporter ?? terminalReporter();
   const model = buildModel({ profile: options.profile });
@@ -184,14 +183,25 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
   for (const p of inspectSecrets(state.secretsFile).problems) add("secrets", state.secretsFile, p);
 
   reporter.step("preflight 5/5: server-side dry run of every object");
-  const labels = unreachable ? undefined : await cluster.namespaceLabels();
+  let labels: Record<string, string> | undefined;
+  let unreadable = false;
+  if (!unreachable) {
+    labels = await cluster.namespaceLabels().catch((err: unknown) => {
+      unreadable = true;
+      add("cluster", `namespace ${options.namespace}`, errorDetail(err), (err as StackError).hint);
+      return undefined;
+    });
+  }
   const namespaceExists = labels !== undefined;
-  if (labels && labels["pod-security.kubernetes.io/warn"] !== "restricted") {
+  // PodSecurity checks pod templates only where the namespace warns `restricted`: deploy labels it so, and dry-runs
+  // again after, when it did not exist or did not warn before (else a root pod template would pass and never start).
+  const warnedBefore = labels?.["pod-security.kubernetes.io/warn"] === "restricted";
+  if (labels && !warnedBefore) {
     reporter.warn(
-      `namespace ${options.namespace} is not labelled pod-security.kubernetes.io/warn=restricted: the dry run cannot hold the pod templates to PodSecurity restricted (kubectl label namespace ${options.namespace} pod-security.kubernetes.io/warn=restricted)`,
+      `namespace ${options.namespace} is not labelled pod-security.kubernetes.io/warn=restricted: this dry run cannot hold the pod templates to PodSecurity restricted; deploy labels it and dry-runs again before applying`,
     );
   }
-  if (unreachable || !manifest) {
+  if (unreachable || unreadable || !manifest) {
     reporter.info("skipped: see the problems above");
   } else if (namespaceExists) {
     await cluster.apply(manifest, "the chart", { dryRun: true }).catch((err: KubernetesApplyError) => {
@@ -221,14 +231,25 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
   reporter = maskingReporter(reporter, Object.values(secrets));
   ensureProjectRoot(state);
   await cluster.apply(namespaceManifest(options.namespace), `namespace ${options.namespace}`, { dryRun: false });
-  if (!namespaceExists) await cluster.apply(manifest, "the chart", { dryRun: true });
+  if (!warnedBefore) {
+    reporter.info(`namespace ${options.namespace} now warns PodSecurity restricted: server-side dry run again`);
+    await cluster.apply(manifest, "the chart", { dryRun: true });
+  }
   await cluster.apply(secretManifest(chart.values.secrets.name, secrets), "the Secret", { dryRun: false });
   const previous = lastSuccessful(state);
   const id = new Date().toISOString();
-  await cluster.apply(manifest, "the chart", { dryRun: false });
-
-  const failure = await rollout(cluster, objects, options.rolloutTimeoutS ?? 600, reporter);
-  const smoke = failure ? [] : await kubeSmoke(model, cluster, secrets, reporter);
+  // From here on the cluster has changed: every failure is recorded and rolled back, none escapes half-applied.
+  const timeoutS = options.rolloutTimeoutS ?? 600;
+  const failure: Failure | undefined =
+    (await cluster.apply(manifest, "the chart", { dryRun: false }).then(
+      () => undefined,
+      (err: unknown): Failure => ({ workload: "apply", detail: errorDetail(err) }),
+    )) ?? (await rollout(cluster, objects, timeoutS, reporter));
+  const smoke = failure
+    ? []
+    : await kubeSmoke(model, cluster, secrets, reporter).catch((err: unknown): SmokeResult[] => [
+        { check: "smoke", ok: false, detail: errorDetail(err) },
+      ]);
   const failedSmoke = smoke.filter((s) => !s.ok);
   if (!failure && failedSmoke.length === 0) {
     writeFileSync(state.applied, manifest, { mode: 0o600 });
@@ -251,53 +272,43 @@ export async function deployKubernetes(options: KubernetesDeployOptions): Promis
     note: why.slice(0, 2000),
   });
   const failing = failure?.workload ?? `smoke ${failedSmoke.map((s) => s.check).join(", ")}`;
+  const inspect =
+    failure?.workload === "apply"
+      ? "the log tail names each object the API server refused and why"
+      : `inspect with kubectl -n ${options.namespace} describe ${failure ? failure.workload : "pods"}`;
   if (!previous || !existsSync(state.applied)) {
     throw new DeployFailedError(`deploy failed: ${failing}; this is the first deployment, nothing to roll back to`, {
       context: { namespace: options.namespace, failing },
       logTail: why,
-      hint: `inspect with kubectl -n ${options.namespace} get pods,events; fix the cause and deploy again`,
+      hint: `${inspect}; fix the cause and deploy again`,
     });
   }
   reporter.step(`rollback: re-applying the last good render (deployment of ${previous.at})`);
-  const lastGood = readFileSync(state.applied, "utf8");
-  await cluster.apply(lastGood, "the last good render", { dryRun: false });
-  const back = await rollout(cluster, manifestObjects(lastGood), options.rolloutTimeoutS ?? 600, reporter);
-  if (!back) {
+  const back = await rollBack(cluster, manifest, readFileSync(state.applied, "utf8"), timeoutS, reporter);
+  if (!back.failed) {
     const at = new Date().toISOString();
     appendRecord(state, { id: at, at, profile: model.profile, images: previous.images, outcome: "rolled-back-to" });
   }
+  const removed = back.removed.length
+    ? `; removed ${back.removed.length} object(s) only in the failed render: ${back.removed.join(", ")}`
+    : "";
   throw new DeployFailedError(
-    back
-      ? `deploy failed: ${failing}; the rollback failed too (${back.workload}): the stack is NOT healthy`
-      : `deploy failed: ${failing}; rolled back to the deployment of ${previous.at}`,
+    back.failed
+      ? `deploy failed: ${failing}; the rollback failed too (${back.failed.workload}): the stack is NOT healthy${removed}`
+      : `deploy failed: ${failing}; rolled back to the deployment of ${previous.at}${removed}`,
     {
-      context: { namespace: options.namespace, failing, rolledBack: !back },
-      logTail: why,
-      hint: `inspect with kubectl -n ${options.namespace} describe ${failure ? failure.workload : "pods"}`,
+      context: {
+        namespace: options.namespace,
+        failing,
+        rolledBack: !back.failed,
+        ...(back.removed.length ? { removed: back.removed.join(", ") } : {}),
+      },
+      logTail: back.failed
+        ? `${why}\nrollback: ${maskText(`${back.failed.workload}: ${back.failed.detail}`, Object.values(secrets))}`
+        : why,
+      hint: inspect,
     },
   );
-}
-
-/** Waits for every workload under one deadline; the first that does not get ready, with why. */
-async function rollout(
-  cluster: Cluster,
-  objects: ManifestObject[],
-  timeoutS: number,
-  reporter: Reporter,
-): Promise<{ workload: string; detail: string } | undefined> {
-  const deadline = Date.now() + timeoutS * 1000;
-  for (const object of objects.filter((o) => WORKLOADS.includes(o.kind))) {
-    const left = Math.max(1, Math.round((deadline - Date.now()) / 1000));
-    reporter.info(`rollout: ${object.kind}/${object.name} (${left}s left)`);
-    const result = await cluster.waitFor(object, left);
-    if (!result.ok) {
-      const workload = `${object.kind}/${object.name}`;
-      const detail = `${result.output}\n${await cluster.diagnose(object)}`.trim();
-      reporter.warn(`${workload} did not become ready:\n${detail}`);
-      return { workload, detail };
-    }
-  }
-  return undefined;
 }
 
 /** The short summary for a terminal (stderr). */

@@ -3,7 +3,6 @@
 // the published ports of its running containers) or, for a stack elsewhere, from the environment (E2E3D_GATEWAY_URL
 // and friends). Credentials are returned to the caller, never printed.
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { z } from "zod";
 import { projectContainers } from "../deploy/docker.js";
 import { lastSuccessful, projectState } from "../deploy/state.js";
@@ -100,11 +99,19 @@ export function connectionFromEnv(env: NodeJS.ProcessEnv): StackConnection {
   };
 }
 
-/** Projects with a deployment (a secrets file) in a state dir. */
+/**
+ * Projects with a compose deployment in a state dir: a secrets file and the compose deployment record. A Kubernetes
+ * release keeps its secrets.env there too, but its record is under kubernetes/: reconstruct cannot reach it through
+ * published container ports, so it is not counted.
+ */
 export function deployedProjects(stateDir: string): string[] {
   if (!existsSync(stateDir)) return [];
   return readdirSync(stateDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(stateDir, d.name, "secrets.env")))
+    .filter((d) => d.isDirectory())
+    .filter((d) => {
+      const state = projectState(stateDir, d.name);
+      return existsSync(state.secretsFile) && existsSync(state.recordFile);
+    })
     .map((d) => d.name)
     .sort();
 }
@@ -132,9 +139,9 @@ const loopback = (hostIp: string) => (hostIp === "" || hostIp === "0.0.0.0" || h
 export async function connectionFromDeployment(stateDir: string, projectName?: string): Promise<StackConnection> {
   const project = chooseProject(stateDir, projectName);
   const state = projectState(stateDir, project);
-  if (!existsSync(state.secretsFile))
-    throw new UseError(`no deployment of project ${project} in ${stateDir}`, {
-      hint: `deploy it (npx tsx pipelines/deploy.ts), or choose another with --project (found: ${deployedProjects(stateDir).join(", ") || "none"})`,
+  if (!existsSync(state.secretsFile) || !existsSync(state.recordFile))
+    throw new UseError(`no compose deployment of project ${project} in ${stateDir}`, {
+      hint: `deploy it (npx tsx pipelines/deploy.ts), or choose another with --project (found: ${deployedProjects(stateDir).join(", ") || "none"}); for a Kubernetes release set ${CONNECTION_ENV.gatewayUrl} and the other E2E3D_* connection variables`,
     });
   const secrets = readSecrets(state.secretsFile);
   const record = lastSuccessful(state);
