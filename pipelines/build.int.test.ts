@@ -3,11 +3,11 @@
 // Runs when the lab is up (lab.json and a lock naming debian-bookworm); skipped with the reason otherwise. A warm
 // run is a cache hit by input digest; a cold one builds (minutes: Airflow's and the reconstruction's dependencies).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageRegistry, readBuildReport, readLabInfo, splitRepository } from "@e2e3d/pipeline";
-import { expect, it } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { describeUnless } from "../tools/skips/src/skip.js";
 
 function labSkipReason(): string | undefined {
@@ -25,7 +25,9 @@ describeUnless(skipReason)("pipelines/build.ts on the lab", () => {
   it("builds reconstruction and airflow with the Docker engine and reports references the registry serves", {
     timeout: 3_000_000,
   }, async () => {
-    const report = join(mkdtempSync(join(tmpdir(), "e2e3d-lab-build-")), "build.json");
+    const reportDir = mkdtempSync(join(tmpdir(), "e2e3d-lab-build-"));
+    onTestFinished(() => rmSync(reportDir, { recursive: true, force: true }));
+    const report = join(reportDir, "build.json");
     const result = spawnSync(
       "npx",
       [

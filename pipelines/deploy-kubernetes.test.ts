@@ -2,13 +2,14 @@
 // anything touches a cluster; with no kubeconfig the chart is only rendered. (Against a real API server:
 // packages/stack/test/kubernetes.int.test.ts.)
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeDigest, LOCK } from "../packages/stack/test/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "e2e3d-deploy-kube-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const lock = join(dir, "lock.json");
 const buildReport = join(dir, "build.json");
 const partialReport = join(dir, "build-partial.json");

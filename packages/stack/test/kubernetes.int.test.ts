@@ -4,7 +4,7 @@
 // pods never run there, so rollout and smoke are not proven here (see README, Moving to Kubernetes).
 // Needs `npx tsx tools/lab/src/cli.ts kube up` (CI: the lab:kube-up target); the deploy part also the prepared lab.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -55,6 +55,10 @@ const work = () => {
   return workDir;
 };
 const namespace = uniqueProject("e2e3d-int");
+// The charts, state dirs (with their generated secrets) and kubeconfigs the suites wrote.
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
 
 const tools = (): KubeTools => ({ helm: kube!.tools.helm, kubectl: kube!.tools.kubectl });
 const sh = (command: string, args: string[], input?: string) =>
