@@ -213,18 +213,22 @@ describeUnless(reason)("full lab stack", () => {
     firstOutput = result.output;
   });
 
-  it("finds the same run when the same folder is given again: nothing uploaded, no second job", async () => {
-    if (!first) throw new Error("the first run did not finish");
-    const r = await reconstructCli([
+  /** The same folder and options as the first run, as a user reruns it (the deployment found by its state dir). */
+  const reconstructAgain = (meshFile: string) =>
+    reconstructCli([
       join(set, "images"),
       "--out",
-      join(work, "again.ply"),
+      join(work, meshFile),
       "--options",
       JSON.stringify(SMOKE_OPTIONS),
       "--state-dir",
       stateDir,
       "--json",
     ]);
+
+  it("finds the same run when the same folder is given again: nothing uploaded, no second job", async () => {
+    if (!first) throw new Error("the first run did not finish");
+    const r = await reconstructAgain("again.ply");
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ reused: true, uploaded: 0, alreadyUploaded: SMOKE_VIEWS, ...first });
     expect(r.stderr).toContain(`found run ${first.runId} (success) for this image set: no new job`);
@@ -246,16 +250,7 @@ describeUnless(reason)("full lab stack", () => {
     if (!first) throw new Error("the first run did not finish");
     const { bucket, prefix } = parseS3Uri(firstOutput);
     await s3Request(up().s3, { method: "DELETE", bucket, key: `${prefix}_SUCCESS` });
-    const r = await reconstructCli([
-      join(set, "images"),
-      "--out",
-      join(work, "after-removal.ply"),
-      "--options",
-      JSON.stringify(SMOKE_OPTIONS),
-      "--state-dir",
-      stateDir,
-      "--json",
-    ]);
+    const r = await reconstructAgain("after-removal.ply");
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ reused: false, attempt: 2, runId: `${first.runId}-a2` });
     expect(r.stderr).toContain(`run ${first.runId} for this image set succeeded, but its outputs are gone`);
